@@ -1,0 +1,1 @@
+"""Custom Rasa actions (rasa-sdk). They answer from the knowledge base."""

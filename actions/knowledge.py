@@ -1,0 +1,158 @@
+"""Actions that answer from the help centre, take feedback and record handoff requests.
+
+Besides what the customer sees, each action sends a ``custom`` JSON message
+that the conversation service reads and stores: the search decision with its
+scores (``kb``), a handoff request (``handoff``), feedback on an answer
+(``feedback``). Channels never show these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import context
+from actions.messages import LANGUAGE_NAMES, say
+from knowledge_base.search import Hit, SearchResult
+from knowledge_base.text import LANGUAGES, detect_language
+
+
+def customer_language(tracker: Tracker) -> str:
+    """The language the conversation service detected, else the slot, else a guess."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    lang = metadata.get("lang") or tracker.get_slot("language")
+    if lang in LANGUAGES:
+        return str(lang)
+    return detect_language(tracker.latest_message.get("text") or "", default="en") or "en"
+
+
+def _hit_summary(hit: Hit) -> dict[str, Any]:
+    return {"key": hit.key, "lang": hit.lang, "title": hit.title, "score": round(hit.score, 4)}
+
+
+def _search_record(result: SearchResult, decision: str | None = None) -> dict[str, Any]:
+    return {
+        "query": result.query,
+        "decision": decision or result.decision,
+        "candidates": [_hit_summary(h) for h in result.hits],
+        "elapsed_ms": round(result.elapsed_ms, 2),
+    }
+
+
+class ActionAnswerQuestion(Action):
+    """Answer a question from the knowledge base: answer, suggest, or decline."""
+
+    def name(self) -> str:
+        return "action_answer_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        ctx = context.current()
+        lang = customer_language(tracker)
+        chosen = next(tracker.get_latest_entity_values("article_id"), None)
+        if chosen:  # the customer pressed one of the suggested articles
+            article = ctx.knowledge_base.article(str(chosen), lang)
+            if article is not None:
+                hit = Hit(article.key, article.lang, article.title, article.body, 1.0, article.title, article.lang)
+                record = {"query": None, "decision": "answer", "chosen": article.key, "candidates": [_hit_summary(hit)]}
+                return self._answer(dispatcher, ctx, hit, lang, record)
+
+        question = tracker.latest_message.get("text") or ""
+        result = await asyncio.to_thread(ctx.knowledge_base.search, question, lang)
+        record = _search_record(result)
+        best = result.best
+        if result.decision == "answer" and best is not None:
+            return self._answer(dispatcher, ctx, best, lang, record)
+        if result.decision == "clarify":
+            buttons = [
+                {"title": hit.title, "payload": f'/ask_question{{"article_id": "{hit.key}"}}'}
+                for hit in result.hits[:3]
+            ]
+            buttons.append({"title": say("none_of_these", lang), "payload": "/deny"})
+            dispatcher.utter_message(text=say("clarify", lang), buttons=buttons)
+            dispatcher.utter_message(json_message={"kb": record})
+            return [SlotSet("last_decision", "clarify"), SlotSet("last_article", None)]
+        dispatcher.utter_message(
+            text=say("not_found", lang),
+            buttons=[{"title": say("talk_to_person", lang), "payload": "/request_human"}],
+        )
+        dispatcher.utter_message(json_message={"kb": record})
+        return [SlotSet("last_decision", "decline"), SlotSet("last_article", None)]
+
+    def _answer(
+        self,
+        dispatcher: CollectingDispatcher,
+        ctx: context.ActionContext,
+        hit: Hit,
+        lang: str,
+        record: dict[str, Any],
+    ) -> list[EventType]:
+        parts = [hit.title, hit.body]
+        if hit.lang != lang:
+            parts.insert(0, say("other_language", lang, language=LANGUAGE_NAMES[hit.lang][lang]))
+        parts.append(f"{say('read_more', lang)}: {ctx.article_link(hit.key, hit.lang)}")
+        parts.append(say("did_it_help", lang))
+        # One message: Rasa's REST channel splits button-less text at blank lines.
+        dispatcher.utter_message(
+            text="\n\n".join(parts),
+            buttons=[
+                {"title": say("yes", lang), "payload": "/affirm"},
+                {"title": say("no", lang), "payload": "/deny"},
+            ],
+        )
+        dispatcher.utter_message(json_message={"kb": {**record, "answered": hit.key}})
+        return [SlotSet("last_decision", "answer"), SlotSet("last_article", hit.key)]
+
+
+class ActionFeedback(Action):
+    """Yes/no from the customer, read against what the bot did last."""
+
+    def name(self) -> str:
+        return "action_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        lang = customer_language(tracker)
+        positive = tracker.get_intent_of_latest_message() == "affirm"
+        last = tracker.get_slot("last_decision")
+        article = tracker.get_slot("last_article")
+        reset = [SlotSet("last_decision", None)]
+        if last == "answer":
+            dispatcher.utter_message(json_message={"feedback": {"article": article, "helpful": positive}})
+            if positive:
+                dispatcher.utter_message(text=say("glad", lang))
+                return reset
+            dispatcher.utter_message(
+                text=say("sorry_not_helpful", lang),
+                buttons=[{"title": say("talk_to_person", lang), "payload": "/request_human"}],
+            )
+            return [SlotSet("last_decision", "offered_human")]
+        if last in ("decline", "offered_human") and positive:
+            return await ActionRequestHuman().run(dispatcher, tracker, domain)
+        if last in ("clarify", "decline", "offered_human"):
+            dispatcher.utter_message(
+                text=say("sorry_not_helpful", lang) if last == "clarify" else say("ask_again", lang),
+                buttons=[{"title": say("talk_to_person", lang), "payload": "/request_human"}],
+            )
+            return [SlotSet("last_decision", "offered_human")]
+        dispatcher.utter_message(text=say("how_can_i_help", lang))
+        return reset
+
+
+class ActionRequestHuman(Action):
+    """Record that the customer wants a person (the handoff itself is the agent console's job)."""
+
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        lang = customer_language(tracker)
+        last = tracker.get_slot("last_decision")
+        reason = "customer_request" if tracker.get_intent_of_latest_message() == "request_human" else "bot_offer"
+        dispatcher.utter_message(text=say("handoff", lang))
+        dispatcher.utter_message(
+            json_message={"handoff": {"reason": reason, "after": last, "article": tracker.get_slot("last_article")}}
+        )
+        return [SlotSet("last_decision", None)]

@@ -1,0 +1,1 @@
+"""The help-centre knowledge base: articles, embeddings, the FAISS index and search."""

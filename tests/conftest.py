@@ -1,0 +1,173 @@
+"""Shared fixtures: the real embedding model, real databases, and the real stack.
+
+Nothing here is mocked. ``stack`` starts ``python -m webhook run`` (the web
+service and the trained Rasa server) once per session on free ports.
+PostgreSQL joins the database-parametrised tests when TEST_POSTGRES_URL is set;
+if it is set and unreachable, those tests fail rather than skip.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR = ROOT / "models" / "embeddings" / "multilingual-e5-small-q4"
+RASA_MODEL = ROOT / "models" / "rasa" / "support.tar.gz"
+DEMO = ROOT / "knowledge_base" / "demo"
+ARTIFACTS = ROOT / "test-artifacts"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "").strip()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    missing = [str(p) for p in (MODEL_DIR, RASA_MODEL) if not p.exists()]
+    if missing:
+        pytest.exit(f"missing build output {missing}: run ./test.sh, which builds it", returncode=2)
+    ARTIFACTS.mkdir(exist_ok=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- knowledge base ---------------------------------------------------------------
+@pytest.fixture(scope="session")
+def embedder():
+    from knowledge_base.embeddings import Embedder
+
+    return Embedder(MODEL_DIR)
+
+
+@pytest.fixture(scope="session")
+def demo_articles():
+    from knowledge_base.articles import load_markdown_dir
+
+    return load_markdown_dir(DEMO)
+
+
+@pytest.fixture(scope="session")
+def demo_kb(embedder, demo_articles):
+    from knowledge_base.search import KnowledgeBase
+
+    kb = KnowledgeBase(embedder)
+    kb.load(demo_articles)
+    return kb
+
+
+# -- databases --------------------------------------------------------------------
+DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'support.db'}"
+        return
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(plain, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {exc}", pytrace=False)
+    separator = "&" if "?" in plain else "?"
+    try:
+        yield f"{plain}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+# -- the running product ----------------------------------------------------------
+@dataclass
+class Stack:
+    base_url: str
+    rasa_url: str
+    rasa_token: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    output: list[str]
+
+    def chat(self, session: str, text: str, **extra: object) -> httpx.Response:
+        return httpx.post(f"{self.base_url}/api/chat", json={"session": session, "text": text, **extra}, timeout=60)
+
+    def tracker(self, sender_id: str) -> dict:
+        response = httpx.get(f"{self.rasa_url}/conversations/{sender_id}/tracker", params={"token": self.rasa_token})
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The product as ./run.sh starts it, on free ports and a scratch database."""
+    work = tmp_path_factory.mktemp("stack")
+    port, rasa_port = free_port(), free_port()
+    token = uuid.uuid4().hex
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "RASA_PORT": str(rasa_port),
+        "RASA_TOKEN": token,
+        "DATABASE_URL": f"sqlite:///{work / 'support.db'}",
+        "RASA_TRACKER_DB": str(work / "rasa-tracker.db"),
+        "KB_INDEX_DIR": str(work / "index"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webhook", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for raw in iter(process.stdout.readline, b""):
+            line = raw.decode(errors="replace").rstrip()
+            output.append(line)
+            if "Press Ctrl-C to stop" in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + 420
+    while not ready.wait(1):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            (ARTIFACTS / "stack.log").write_text("\n".join(output))
+            pytest.fail(f"the stack did not start (exit {process.returncode}); see test-artifacts/stack.log")
+    stack = Stack(
+        f"http://127.0.0.1:{port}", f"http://127.0.0.1:{rasa_port}", token, env["DATABASE_URL"], process, output
+    )
+    try:
+        yield stack
+    finally:
+        # Ctrl-C must stop everything cleanly, with status 0.
+        process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            code = -9
+        (ARTIFACTS / "stack.log").write_text("\n".join(output))
+        assert code == 0, f"python -m webhook run exited {code} on SIGINT; see test-artifacts/stack.log"

@@ -1,0 +1,81 @@
+"""Command line: ``python -m webhook run|migrate|import-articles``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from webhook.settings import get_settings
+
+
+def _import_articles(folder: Path) -> int:
+    from knowledge_base.articles import load_markdown_dir
+    from webhook.store import articles as article_store
+    from webhook.store.database import Database, migrate
+
+    settings = get_settings()
+    migrate(settings.database_url)
+
+    async def go() -> tuple[int, int]:
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                counts = await article_store.import_articles(session, load_markdown_dir(folder))
+                await session.commit()
+                return counts
+        finally:
+            await db.dispose()
+
+    added, updated = asyncio.run(go())
+    print(f"imported {folder}: {added} added, {updated} updated")
+    return 0
+
+
+def _prepare() -> int:
+    """Migrate, seed the demo help centre and build the index (with a progress bar)."""
+    from webhook.app import load_knowledge_base
+    from webhook.store.database import Database, migrate
+
+    settings = get_settings()
+    migrate(settings.database_url)
+
+    async def go() -> int:
+        db = Database(settings.database_url)
+        try:
+            kb = await load_knowledge_base(settings, db)
+            return len(kb.articles)
+        finally:
+            await db.dispose()
+
+    print(f"knowledge base ready: {asyncio.run(go())} article translations indexed")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m webhook")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the web service and Rasa; Ctrl-C stops both")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser("prepare", help="migrate, seed the demo help centre, build the index")
+    imp = sub.add_parser("import-articles", help="import a folder of Markdown articles")
+    imp.add_argument("folder", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "run":
+        from webhook.launcher import run
+
+        return run(get_settings())
+    if args.command == "migrate":
+        from webhook.store.database import migrate
+
+        migrate(get_settings().database_url)
+        return 0
+    if args.command == "prepare":
+        return _prepare()
+    return _import_articles(args.folder)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

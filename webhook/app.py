@@ -1,0 +1,114 @@
+"""The FastAPI application: wiring only. Each router lives in its own module."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+
+from actions import context as action_context
+from knowledge_base.articles import load_markdown_dir
+from knowledge_base.embeddings import Embedder
+from knowledge_base.search import KnowledgeBase, Thresholds
+from webhook.action_endpoint import action_router, build_executor
+from webhook.channels.web import web_router
+from webhook.conversation_service import ConversationService
+from webhook.help_pages import help_router
+from webhook.rasa_client import RasaClient
+from webhook.settings import Settings, get_settings
+from webhook.store import articles as article_store
+from webhook.store.database import Database, migrate
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+
+
+async def load_knowledge_base(settings: Settings, db: Database) -> KnowledgeBase:
+    """Load the embedding model and the index; seed the demo help centre into an empty database."""
+    embedder = await asyncio.to_thread(Embedder, settings.kb_model)
+    thresholds = Thresholds(settings.kb_answer_threshold, settings.kb_clarify_threshold, settings.kb_margin)
+    kb = KnowledgeBase(embedder, thresholds)
+    async with db.session() as session:
+        articles = await article_store.published_articles(session)
+        if len(articles) == 0 and settings.kb_articles_dir.is_dir():
+            await article_store.import_articles(session, load_markdown_dir(settings.kb_articles_dir))
+            await session.commit()
+            articles = await article_store.published_articles(session)
+    rebuilt = await asyncio.to_thread(kb.load, articles, settings.kb_index_dir)
+    log.info("knowledge base: %d article translations, index %s", len(articles), "rebuilt" if rebuilt else "loaded")
+    return kb
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=HERE / "templates")
+    markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+    templates.env.filters["markdown"] = markdown.render
+    return templates
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(migrate, settings.database_url)
+        db = Database(settings.database_url)
+        kb = await load_knowledge_base(settings, db)
+        link_base = settings.public_url or f"http://{settings.host}:{settings.port}"
+        action_context.configure(action_context.ActionContext(kb, link_base))
+        rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_s)
+        app.state.settings = settings
+        app.state.db = db
+        app.state.knowledge_base = kb
+        app.state.rasa = rasa
+        app.state.conversations = ConversationService(db, rasa, settings.max_message_chars, settings.default_language)
+        try:
+            yield
+        finally:
+            action_context.configure(None)
+            await rasa.close()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Larkspur self-service support",
+        description="Customer chat, the Rasa action endpoint and the help centre.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    templates = _templates()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(web_router(templates))
+    app.include_router(help_router(templates))
+    app.include_router(action_router(build_executor()))
+
+    @app.get("/health", tags=["operations"])
+    async def health(request: Request) -> dict[str, object]:
+        """Ready once the knowledge base is loaded; says whether Rasa answers."""
+        state = request.app.state
+        return {
+            "status": "ok",
+            "articles": len(state.knowledge_base.articles),
+            "rasa": await state.rasa.ready(),
+        }
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse({"error": "malformed_json", "detail": "the body is not valid JSON"}, status_code=400)
+        detail = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg")}
+            for e in errors
+        ]
+        return JSONResponse({"error": "invalid_request", "detail": detail}, status_code=422)
+
+    return app

@@ -1,0 +1,1 @@
+"""Customer-facing channels. Each turns its wire format into an InboundMessage."""

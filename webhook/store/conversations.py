@@ -1,0 +1,161 @@
+"""Customers, their channel identities, conversations and messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webhook.store.schema import (
+    Channel,
+    ChannelIdentity,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    HandoffRequest,
+    Message,
+    Sender,
+)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message as the channels and the agent console see it."""
+
+    id: int
+    conversation_id: str
+    sender: str
+    channel: str
+    text: str
+    buttons: list[dict[str, str]]
+    created_at: datetime
+    client_message_id: str | None = None
+
+    @classmethod
+    def of(cls, message: Message) -> StoredMessage:
+        created = message.created_at
+        if created.tzinfo is None:  # SQLite hands back naive datetimes
+            created = created.replace(tzinfo=UTC)
+        return cls(
+            id=message.id,
+            conversation_id=message.conversation_id,
+            sender=str(message.sender),
+            channel=str(message.channel),
+            text=message.text,
+            buttons=list(message.buttons or []),
+            created_at=created,
+            client_message_id=message.client_message_id,
+        )
+
+
+async def find_customer(session: AsyncSession, channel: Channel, external_id: str) -> Customer | None:
+    identity = await session.scalar(
+        select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+    )
+    return None if identity is None else await session.get(Customer, identity.customer_id)
+
+
+async def current_conversation(session: AsyncSession, customer_id: str) -> Conversation | None:
+    """The customer's newest conversation that is not resolved."""
+    return await session.scalar(
+        select(Conversation)
+        .where(Conversation.customer_id == customer_id, Conversation.status != ConversationStatus.RESOLVED)
+        .order_by(Conversation.created_at.desc())
+        .limit(1)
+    )
+
+
+async def find_or_create_customer(session: AsyncSession, channel: Channel, external_id: str) -> Customer:
+    """The customer behind a channel identity, created on first contact."""
+    identity = await session.scalar(
+        select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+    )
+    if identity is not None:
+        identity.last_seen_at = datetime.now(UTC)
+        customer = await session.get(Customer, identity.customer_id)
+        assert customer is not None  # FK with cascade
+        return customer
+    customer = Customer()
+    session.add(customer)
+    session.add(ChannelIdentity(customer=customer, channel=channel, external_id=external_id))
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        # Another request created this identity at the same moment: use theirs.
+        session.expunge(customer)
+        return await find_or_create_customer(session, channel, external_id)
+    return customer
+
+
+async def open_conversation(session: AsyncSession, customer: Customer, channel: Channel) -> Conversation:
+    """The customer's current conversation, or a new one when all are resolved."""
+    conversation = await current_conversation(session, customer.id)
+    if conversation is None:
+        conversation = Conversation(customer_id=customer.id, status=ConversationStatus.BOT, language=customer.language)
+        session.add(conversation)
+    conversation.last_channel = channel
+    await session.flush()
+    return conversation
+
+
+async def find_by_client_id(session: AsyncSession, conversation_id: str, client_message_id: str) -> Message | None:
+    return await session.scalar(
+        select(Message).where(
+            Message.conversation_id == conversation_id, Message.client_message_id == client_message_id
+        )
+    )
+
+
+def add_message(
+    session: AsyncSession,
+    conversation: Conversation,
+    sender: Sender,
+    channel: Channel,
+    text: str,
+    buttons: list[dict[str, str]] | None = None,
+    payload: dict[str, Any] | None = None,
+    client_message_id: str | None = None,
+) -> Message:
+    message = Message(
+        conversation_id=conversation.id,
+        sender=sender,
+        channel=channel,
+        text=text,
+        buttons=buttons or None,
+        payload=payload,
+        client_message_id=client_message_id,
+    )
+    session.add(message)
+    conversation.updated_at = datetime.now(UTC)
+    return message
+
+
+async def messages_after(session: AsyncSession, conversation_id: str, after_id: int = 0) -> list[StoredMessage]:
+    """The conversation's messages in order (all channels), after ``after_id``."""
+    rows = await session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id, Message.id > after_id).order_by(Message.id)
+    )
+    return [StoredMessage.of(m) for m in rows]
+
+
+async def record_handoff(
+    session: AsyncSession, conversation: Conversation, reason: str, detail: dict[str, Any] | None = None
+) -> HandoffRequest:
+    """Mark the conversation as waiting for an agent and keep why."""
+    request = HandoffRequest(conversation_id=conversation.id, reason=reason, detail=detail)
+    session.add(request)
+    if conversation.status == ConversationStatus.BOT:
+        conversation.status = ConversationStatus.WAITING_FOR_AGENT
+    return request
+
+
+async def handoff_requests(session: AsyncSession, conversation_id: str) -> list[HandoffRequest]:
+    rows = await session.scalars(
+        select(HandoffRequest).where(HandoffRequest.conversation_id == conversation_id).order_by(HandoffRequest.id)
+    )
+    return list(rows)
