@@ -131,6 +131,9 @@ class ActionFeedback(Action):
             return [SlotSet("last_decision", "offered_human")]
         if last in ("decline", "offered_human") and positive:
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
+        if last == "clarify" and positive:
+            dispatcher.utter_message(text=say("pick_one", lang))
+            return []
         if last in ("clarify", "decline", "offered_human"):
             dispatcher.utter_message(
                 text=say("sorry_not_helpful", lang) if last == "clarify" else say("ask_again", lang),

@@ -21,6 +21,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fa": "چند مقاله پیدا کردم که شاید کمک کنند. کدام به سؤال شما مربوط است؟",
         "ar": "وجدت بعض المقالات التي قد تساعدك. أيّها يناسب سؤالك؟",
     },
+    "pick_one": {
+        "en": "Please pick one of the articles above, or ask your question in other words.",
+        "fa": "لطفاً یکی از مقاله‌های بالا را انتخاب کنید، یا سؤالتان را طور دیگری بپرسید.",
+        "ar": "يرجى اختيار أحد المقالات أعلاه، أو طرح سؤالك بصيغة أخرى.",
+    },
     "none_of_these": {"en": "None of these", "fa": "هیچ‌کدام", "ar": "لا شيء منها"},
     "not_found": {
         "en": "Sorry, I couldn't find an answer to that. Would you like to talk to a person?",

@@ -6,14 +6,17 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from actions import context as action_context
 from knowledge_base.articles import load_markdown_dir
@@ -99,6 +102,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "articles": len(state.knowledge_base.articles),
             "rasa": await state.rasa.ready(),
         }
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """API errors share one shape: {"error": code, "detail": text}. Pages keep the default."""
+        if not request.url.path.startswith("/api/"):
+            return await http_exception_handler(request, exc)  # type: ignore[return-value]
+        if exc.status_code == 400 and "json" in request.headers.get("content-type", ""):
+            # FastAPI's "error parsing the body": the bytes are not UTF-8
+            return JSONResponse({"error": "malformed_json", "detail": "the body is not valid UTF-8 JSON"}, 400)
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+        return JSONResponse({"error": code, "detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -102,8 +102,7 @@ class ConversationService:
                     replies = await self._replies_after(session, conversation.id, earlier.id)
                     lang = conversation.language or self.default_language
                     return Outcome(conversation.id, earlier.id, lang, replies, duplicate=True)
-            previous_lang = conversation.language
-            lang = detect_language(text, default=previous_lang or inbound.language or self.default_language)
+            lang = detect_language(text, default=conversation.language or inbound.language or self.default_language)
             lang = lang or self.default_language
             conversation.language = customer.language = lang
             message = repo.add_message(
@@ -123,8 +122,6 @@ class ConversationService:
 
         # 3. The bot's turn. Rasa's sender id is the conversation, never the channel user.
         try:
-            if lang != previous_lang:
-                await self.rasa.set_slot(conversation_id, "language", lang)
             raw = await self.rasa.send(
                 conversation_id,
                 inbound.payload or text,

@@ -35,13 +35,6 @@ class RasaClient:
         replies = await self._post("/webhooks/rest/webhook", body)
         return list(replies or [])
 
-    async def set_slot(self, sender_id: str, name: str, value: Any) -> None:
-        """Append a slot event to the conversation's tracker (e.g. its language)."""
-        await self._post(
-            f"/conversations/{sender_id}/tracker/events",
-            {"event": "slot", "name": name, "value": value},
-        )
-
     async def ready(self) -> bool:
         try:
             response = await self.http.get("/status")

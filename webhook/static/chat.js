@@ -36,7 +36,21 @@
     $("send").textContent = s.send; $("text-label").textContent = s.label; select.value = lang;
   }
 
-  // Text with bare URLs turned into links that open in a new tab; everything else is text.
+  // Text with bare URLs turned into links (new tab) and **bold** into <strong>; everything
+  // else is a text node, so nothing in a message is ever parsed as HTML.
+  function appendInline(el, text) {
+    String(text).split(/\*\*([^*\n]+)\*\*/g).forEach((part, i) => {
+      if (!part) return;
+      if (i % 2 === 1) {
+        const b = document.createElement("strong");
+        b.textContent = part;
+        el.appendChild(b);
+      } else {
+        el.appendChild(document.createTextNode(part));
+      }
+    });
+  }
+
   function fillText(el, text) {
     const parts = String(text).split(/(https?:\/\/[^\s<>"']+)/g);
     parts.forEach((part, i) => {
@@ -45,7 +59,7 @@
         a.href = part; a.textContent = part; a.target = "_blank"; a.rel = "noopener noreferrer";
         el.appendChild(a);
       } else if (part) {
-        el.appendChild(document.createTextNode(part));
+        appendInline(el, part);
       }
     });
   }
