@@ -43,7 +43,7 @@ class VectorIndex:
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
-        self.faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self.faiss: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self.units: dict[int, Unit] = {}
         self._next_id = 0
 
@@ -71,7 +71,7 @@ class VectorIndex:
         """Drop the units of one article (one translation when ``lang`` is given)."""
         ids = [i for i, u in self.units.items() if u.key == key and (lang is None or u.lang == lang)]
         if ids:
-            self.faiss.remove_ids(np.asarray(ids, dtype=np.int64))
+            self.faiss.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
             for i in ids:
                 del self.units[i]
         return len(ids)

@@ -102,8 +102,8 @@ class ConversationService:
                     replies = await self._replies_after(session, conversation.id, earlier.id)
                     lang = conversation.language or self.default_language
                     return Outcome(conversation.id, earlier.id, lang, replies, duplicate=True)
-            lang = detect_language(text, default=conversation.language or inbound.language or self.default_language)
-            lang = lang or self.default_language
+            hint = conversation.language or inbound.language or self.default_language
+            lang = detect_language(text, default=hint) or self.default_language
             conversation.language = customer.language = lang
             message = repo.add_message(
                 session,
@@ -134,14 +134,14 @@ class ConversationService:
         # 4. Store the replies and apply what the actions reported.
         replies, effects = _parse_rasa_output(raw)
         async with self.db.session() as session:
-            conversation = await session.get(repo.Conversation, conversation_id)
-            assert conversation is not None
+            current = await session.get(repo.Conversation, conversation_id)
+            assert current is not None
             for i, reply in enumerate(replies):
                 payload = effects.get("kb") if i == 0 else None
-                repo.add_message(session, conversation, Sender.BOT, inbound.channel, reply.text, reply.buttons, payload)
+                repo.add_message(session, current, Sender.BOT, inbound.channel, reply.text, reply.buttons, payload)
             if "handoff" in effects:
                 handoff = effects["handoff"]
-                await repo.record_handoff(session, conversation, str(handoff.get("reason", "unknown")), handoff)
+                await repo.record_handoff(session, current, str(handoff.get("reason", "unknown")), handoff)
             await session.commit()
         return Outcome(conversation_id, message_id, lang, replies)
 

@@ -12,38 +12,38 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
+    # Each field is read from the environment variable of the same name in capitals (HOST, PORT, ...).
     model_config = SettingsConfigDict(env_file=ROOT / ".env", env_file_encoding="utf-8", extra="ignore")
 
     # web service
-    host: str = Field("127.0.0.1", alias="HOST")
-    port: int = Field(8000, alias="PORT")
-    public_url: str = Field("", alias="PUBLIC_URL", description="Base URL customers reach; links use it")
+    host: str = Field(default="127.0.0.1")
+    port: int = Field(default=8000)
+    public_url: str = Field(default="", description="Base URL customers reach; links use it")
 
     # storage
-    database_url: str = Field(f"sqlite:///{ROOT / 'var' / 'support.db'}", alias="DATABASE_URL")
+    database_url: str = Field(default=f"sqlite:///{ROOT / 'var' / 'support.db'}")
 
     # Rasa
-    rasa_url: str = Field("http://127.0.0.1:5005", alias="RASA_URL")
-    rasa_port: int = Field(5005, alias="RASA_PORT")
-    rasa_token: str = Field("", alias="RASA_TOKEN", description="Rasa's --auth-token; the launcher makes one")
-    rasa_timeout_s: float = Field(30.0, alias="RASA_TIMEOUT_S")
-    rasa_tracker_db: Path = Field(ROOT / "var" / "rasa-tracker.db", alias="RASA_TRACKER_DB")
+    rasa_url: str = Field(default="http://127.0.0.1:5005")
+    rasa_port: int = Field(default=5005)
+    rasa_token: str = Field(default="", description="Rasa's --auth-token; the launcher makes one")
+    rasa_timeout_s: float = Field(default=30.0)
+    rasa_tracker_db: Path = Field(default=ROOT / "var" / "rasa-tracker.db")
 
     # knowledge base
     kb_model: str = Field(
-        str(ROOT / "models" / "embeddings" / "multilingual-e5-small-q4"),
-        alias="KB_MODEL",
+        default=str(ROOT / "models" / "embeddings" / "multilingual-e5-small-q4"),
         description="A sentence-transformers folder, or a hub name such as intfloat/multilingual-e5-small",
     )
-    kb_index_dir: Path = Field(ROOT / "models" / "index", alias="KB_INDEX_DIR")
-    kb_articles_dir: Path = Field(ROOT / "knowledge_base" / "demo", alias="KB_ARTICLES_DIR")
-    kb_answer_threshold: float = Field(0.90, alias="KB_ANSWER_THRESHOLD")
-    kb_clarify_threshold: float = Field(0.875, alias="KB_CLARIFY_THRESHOLD")
-    kb_margin: float = Field(0.015, alias="KB_MARGIN")
+    kb_index_dir: Path = Field(default=ROOT / "models" / "index")
+    kb_articles_dir: Path = Field(default=ROOT / "knowledge_base" / "demo")
+    kb_answer_threshold: float = Field(default=0.90)
+    kb_clarify_threshold: float = Field(default=0.875)
+    kb_margin: float = Field(default=0.015)
 
     # messages
-    max_message_chars: int = Field(4000, alias="MAX_MESSAGE_CHARS")
-    default_language: str = Field("en", alias="DEFAULT_LANGUAGE")
+    max_message_chars: int = Field(default=4000)
+    default_language: str = Field(default="en")
 
 
 @lru_cache
