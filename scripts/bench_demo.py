@@ -64,24 +64,32 @@ def main() -> None:
             oos_answered += result.decision == "answer"
     in_scope = sum(1 for q in questions if q["expected"])
     out_of_scope = len(questions) - in_scope
-    print(json.dumps({
-        "articles": len(articles.by_key),
-        "translations": len(articles),
-        "indexed_units": len(kb.index),
-        "model_load_s": round(model_load_s, 2),
-        "index_build_s": round(build_s, 2),
-        "index_build_translations_per_s": round(len(articles) / build_s, 1),
-        "questions_in_scope": in_scope,
-        "questions_out_of_scope": out_of_scope,
-        "top1": round(top1 / in_scope, 3),
-        "top1_by_lang": {k: round(sum(v) / len(v), 3) for k, v in sorted(by_lang.items())},
-        "in_scope_answered_correctly": round(answered_right / in_scope, 3),
-        "in_scope_answered_wrongly": answered_wrong,
-        "oos_declined": round(oos_declined / out_of_scope, 3) if out_of_scope else None,
-        "oos_answered": oos_answered,
-        "latency_ms": {"p50": round(statistics.median(latencies), 1), "p95": round(percentile(latencies, 0.95), 1)},
-        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "articles": len(articles.by_key),
+                "translations": len(articles),
+                "indexed_units": len(kb.index),
+                "model_load_s": round(model_load_s, 2),
+                "index_build_s": round(build_s, 2),
+                "index_build_translations_per_s": round(len(articles) / build_s, 1),
+                "questions_in_scope": in_scope,
+                "questions_out_of_scope": out_of_scope,
+                "top1": round(top1 / in_scope, 3),
+                "top1_by_lang": {k: round(sum(v) / len(v), 3) for k, v in sorted(by_lang.items())},
+                "in_scope_answered_correctly": round(answered_right / in_scope, 3),
+                "in_scope_answered_wrongly": answered_wrong,
+                "oos_declined": round(oos_declined / out_of_scope, 3) if out_of_scope else None,
+                "oos_answered": oos_answered,
+                "latency_ms": {
+                    "p50": round(statistics.median(latencies), 1),
+                    "p95": round(percentile(latencies, 0.95), 1),
+                },
+                "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from webhook.supervisor import Service, Supervisor
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
@@ -59,7 +61,9 @@ def test_a_service_that_ignores_sigterm_is_killed_after_the_grace_period():
     assert "killing it" in supervisor.out.getvalue()
 
 
-def test_sigint_stops_every_child_and_exits_zero(tmp_path):
+@pytest.mark.parametrize(("signals", "spacing_s"), [(1, 0), (3, 0.01), (3, 0.01), (4, 0.3), (4, 0.3), (6, 0.2)])
+def test_sigint_stops_every_child_and_exits_zero(tmp_path, signals, spacing_s):
+    """Also with more signals while it stops (a Ctrl-C plus a wrapper forwarding it, an impatient user)."""
     pids = tmp_path / "pids"
     script = textwrap.dedent(f"""
         import sys
@@ -67,7 +71,7 @@ def test_sigint_stops_every_child_and_exits_zero(tmp_path):
         code = "import os, time; open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\\\n'); time.sleep(120)"
         child = [sys.executable, "-c", code]
         sup = Supervisor([Service("a", child), Service("b", child)], grace_s=5)
-        sys.exit(sup.run(on_ready=lambda: print("READY", flush=True)))
+        sys.exit(sup.run(on_ready=lambda: print("READY", flush=True), restore_signals=False))
     """)
     proc = subprocess.Popen(
         [sys.executable, "-c", script], cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, text=True
@@ -78,6 +82,13 @@ def test_sigint_stops_every_child_and_exits_zero(tmp_path):
     while (not pids.exists() or len(pids.read_text().split()) < 2) and time.monotonic() < deadline:
         time.sleep(0.1)
     children = [int(p) for p in pids.read_text().split()]
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=20) == 0
+    for _ in range(signals):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGINT)
+        time.sleep(spacing_s)
+    try:
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
     assert not any(_alive(pid) for pid in children)

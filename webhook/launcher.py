@@ -89,4 +89,4 @@ def run(settings: Settings) -> int:
             "  Press Ctrl-C to stop.\n"
         )
 
-    return supervisor.run(on_ready=ready)
+    return supervisor.run(on_ready=ready, restore_signals=False)

@@ -42,7 +42,9 @@ class Supervisor:
         self.grace_s = grace_s
         self.ready_timeout_s = ready_timeout_s
         self.out = out
-        self._stop = threading.Event()
+        # Set by the signal handler. A plain attribute on purpose: a handler that touches a
+        # threading.Event can deadlock with the main thread waiting on that same Event.
+        self._stopping = False
         self._lock = threading.Lock()
 
     def say(self, line: str) -> None:
@@ -79,7 +81,7 @@ class Supervisor:
         pending = [s for s in self.services if s.ready_url]
         with httpx.Client(timeout=2.0) as http:
             while pending:
-                if self._stop.is_set():
+                if self._stopping:
                     raise StartupFailed("interrupted while starting")
                 dead = self.dead()
                 if dead is not None:
@@ -93,7 +95,7 @@ class Supervisor:
                             self.say(f"[supervisor] {service.name} is ready")
                     except httpx.HTTPError:
                         pass
-                self._stop.wait(0.5)
+                time.sleep(0.5)
 
     def stop(self) -> None:
         """Stop every child: SIGTERM to its group, SIGKILL after the grace period."""
@@ -112,13 +114,17 @@ class Supervisor:
                     os.killpg(service.process.pid, signal.SIGKILL)
                 service.process.wait()
 
-    def run(self, on_ready: Callable[[], None] | None = None) -> int:
-        """Start, wait until ready, then watch. Returns the exit status for the command."""
+    def run(self, on_ready: Callable[[], None] | None = None, restore_signals: bool = True) -> int:
+        """Start, wait until ready, then watch. Returns the exit status for the command.
+
+        A command that ends when this returns passes ``restore_signals=False``: a second
+        Ctrl-C arriving while it exits is then absorbed instead of raising KeyboardInterrupt.
+        """
         interrupted = []
 
         def handle(signum: int, _frame: object) -> None:
             interrupted.append(signum)
-            self._stop.set()
+            self._stopping = True
 
         previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -133,7 +139,10 @@ class Supervisor:
                 return 1
             if on_ready:
                 on_ready()
-            while not self._stop.wait(0.5):
+            while not self._stopping:
+                time.sleep(0.5)
+                if self._stopping:
+                    break
                 dead = self.dead()
                 if dead is not None:
                     code = dead.process.returncode  # type: ignore[union-attr]
@@ -143,5 +152,6 @@ class Supervisor:
             return 0
         finally:
             self.stop()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            if restore_signals:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
