@@ -51,8 +51,8 @@ async def test_a_question_is_stored_answered_and_the_answer_stored(service, db):
     assert [m.sender for m in stored[1:]] == ["bot"] * len(outcome.replies)
     async with db.session() as s:
         first_bot = await s.get(Message, stored[1].id)
-    assert first_bot.payload["decision"] == "answer"
-    assert first_bot.payload["candidates"][0]["key"] == "return-an-item"
+    assert first_bot.payload["kb"]["decision"] == "answer"
+    assert first_bot.payload["kb"]["candidates"][0]["key"] == "return-an-item"
 
 
 async def test_rasa_sender_id_is_the_conversation_not_the_channel_user(service, stack):
@@ -97,11 +97,15 @@ async def test_a_resent_client_message_id_is_stored_once(service, db):
     assert len(rows) == 1
 
 
-async def test_context_carries_between_turns(service):
+async def test_context_carries_between_turns_and_feedback_is_kept(service, db):
     session = _session()
     await service.handle(InboundMessage(Channel.WEB, session, "how long does express delivery take?"))
     feedback = await service.handle(InboundMessage(Channel.WEB, session, "Yes, thanks", payload="/affirm"))
     assert "Glad I could help" in feedback.replies[0].text
+    stored = await _messages(db, feedback.conversation_id)
+    async with db.session() as s:
+        glad = await s.get(Message, stored[-1].id)
+    assert glad.payload == {"feedback": {"article": "shipping-times", "helpful": True}}
 
 
 async def test_empty_and_oversized_messages_are_rejected_before_storing(service, db):

@@ -54,8 +54,13 @@ class BotReply:
     text: str
     buttons: list[dict[str, str]] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "buttons": self.buttons}
+
+# Said when Rasa answers a turn with nothing (an action failed): never leave a customer in silence.
+NO_REPLY = {
+    "en": "Sorry, something went wrong on our side. Please ask again, or ask for a person.",
+    "fa": "متأسفیم، مشکلی در سمت ما پیش آمد. لطفاً دوباره بپرسید یا درخواست گفتگو با پشتیبان بدهید.",
+    "ar": "عذرًا، حدث خطأ من جهتنا. يرجى السؤال مرة أخرى، أو طلب التحدث إلى موظف.",
+}
 
 
 @dataclass(frozen=True)
@@ -131,13 +136,18 @@ class ConversationService:
             log.error("conversation %s: %s", conversation_id, exc)
             raise BotUnavailable(conversation_id, message_id) from exc
 
-        # 4. Store the replies and apply what the actions reported.
+        # 4. Store the replies and apply what the actions reported. The first reply of the
+        #    turn carries the actions' records (search decision and scores, feedback, handoff).
         replies, effects = _parse_rasa_output(raw)
+        if not replies:
+            log.error("conversation %s: Rasa produced no reply to message %s", conversation_id, message_id)
+            replies = [BotReply(NO_REPLY.get(lang, NO_REPLY["en"]), [])]
+            effects["error"] = "no_reply"
         async with self.db.session() as session:
             current = await session.get(repo.Conversation, conversation_id)
             assert current is not None
             for i, reply in enumerate(replies):
-                payload = effects.get("kb") if i == 0 else None
+                payload = (effects or None) if i == 0 else None
                 repo.add_message(session, current, Sender.BOT, inbound.channel, reply.text, reply.buttons, payload)
             if "handoff" in effects:
                 handoff = effects["handoff"]
