@@ -100,6 +100,15 @@ class VectorIndex:
         tmp_meta.write_text(json.dumps(meta, ensure_ascii=False))
         os.replace(tmp_meta, directory / "units.json")
 
+    @staticmethod
+    def saved_stamp(directory: Path) -> tuple[str, str] | None:
+        """(stamp, model) of a saved index, without reading the vectors."""
+        try:
+            meta = json.loads((directory / "units.json").read_text())
+            return str(meta["stamp"]), str(meta["model"])
+        except (OSError, ValueError, KeyError):
+            return None
+
     @classmethod
     def load(cls, directory: Path) -> tuple[VectorIndex, str, str] | None:
         """Read a saved index; ``None`` when there is none or it is unreadable."""

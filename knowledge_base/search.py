@@ -60,6 +60,14 @@ class SearchResult:
         return self.hits[0] if self.hits else None
 
 
+def index_stamp(model_name: str, articles: ArticleSet) -> str:
+    """A version stamp: changes when the model or any indexed text changes."""
+    digest = hashlib.sha256(model_name.encode())
+    for fp in sorted(a.fingerprint() for a in articles):
+        digest.update(fp.encode())
+    return digest.hexdigest()[:20]
+
+
 class KnowledgeBase:
     """Articles, their vectors and the decision rule, kept in one process.
 
@@ -75,11 +83,7 @@ class KnowledgeBase:
 
     # -- building -----------------------------------------------------------------
     def stamp_for(self, articles: ArticleSet) -> str:
-        """A version stamp: changes when the model or any indexed text changes."""
-        digest = hashlib.sha256(self.embedder.name.encode())
-        for fp in sorted(a.fingerprint() for a in articles):
-            digest.update(fp.encode())
-        return digest.hexdigest()[:20]
+        return index_stamp(self.embedder.name, articles)
 
     def load(self, articles: ArticleSet, index_dir: Path | None = None, progress: bool = False) -> bool:
         """Use the saved index when its stamp matches ``articles``, else rebuild it.

@@ -35,21 +35,29 @@ def _import_articles(folder: Path) -> int:
 
 def _prepare() -> int:
     """Migrate, seed the demo help centre and build the index (with a progress bar)."""
-    from webhook.app import load_knowledge_base
+    from knowledge_base.index import VectorIndex
+    from knowledge_base.search import index_stamp
+    from webhook.app import load_knowledge_base, seed_articles
     from webhook.store.database import Database, migrate
 
     settings = get_settings()
     migrate(settings.database_url)
 
-    async def go() -> int:
+    async def go() -> str:
         db = Database(settings.database_url)
         try:
+            articles = await seed_articles(settings, db)
+            if VectorIndex.saved_stamp(settings.kb_index_dir) == (
+                index_stamp(settings.kb_model, articles),
+                settings.kb_model,
+            ):
+                return f"index up to date: {len(articles)} article translations"
             kb = await load_knowledge_base(settings, db)
-            return len(kb.articles)
+            return f"knowledge base ready: {len(kb.articles)} article translations indexed"
         finally:
             await db.dispose()
 
-    print(f"knowledge base ready: {asyncio.run(go())} article translations indexed")
+    print(asyncio.run(go()))
     return 0
 
 

@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from actions import context as action_context
-from knowledge_base.articles import load_markdown_dir
+from knowledge_base.articles import ArticleSet, load_markdown_dir
 from knowledge_base.embeddings import Embedder
 from knowledge_base.search import KnowledgeBase, Thresholds
 from webhook.action_endpoint import action_router, build_executor
@@ -35,17 +35,23 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 
 
-async def load_knowledge_base(settings: Settings, db: Database) -> KnowledgeBase:
-    """Load the embedding model and the index; seed the demo help centre into an empty database."""
-    embedder = await asyncio.to_thread(Embedder, settings.kb_model)
-    thresholds = Thresholds(settings.kb_answer_threshold, settings.kb_clarify_threshold, settings.kb_margin)
-    kb = KnowledgeBase(embedder, thresholds)
+async def seed_articles(settings: Settings, db: Database) -> ArticleSet:
+    """The published articles; an empty database is first seeded from KB_ARTICLES_DIR."""
     async with db.session() as session:
         articles = await article_store.published_articles(session)
         if len(articles) == 0 and settings.kb_articles_dir.is_dir():
             await article_store.import_articles(session, load_markdown_dir(settings.kb_articles_dir))
             await session.commit()
             articles = await article_store.published_articles(session)
+    return articles
+
+
+async def load_knowledge_base(settings: Settings, db: Database) -> KnowledgeBase:
+    """Load the embedding model, and the index when its stamp matches the articles (else rebuild)."""
+    embedder = await asyncio.to_thread(Embedder, settings.kb_model)
+    thresholds = Thresholds(settings.kb_answer_threshold, settings.kb_clarify_threshold, settings.kb_margin)
+    kb = KnowledgeBase(embedder, thresholds)
+    articles = await seed_articles(settings, db)
     rebuilt = await asyncio.to_thread(kb.load, articles, settings.kb_index_dir)
     log.info("knowledge base: %d article translations, index %s", len(articles), "rebuilt" if rebuilt else "loaded")
     return kb
