@@ -117,8 +117,10 @@ class Supervisor:
     def run(self, on_ready: Callable[[], None] | None = None, restore_signals: bool = True) -> int:
         """Start, wait until ready, then watch. Returns the exit status for the command.
 
-        A command that ends when this returns passes ``restore_signals=False``: a second
-        Ctrl-C arriving while it exits is then absorbed instead of raising KeyboardInterrupt.
+        A command that ends when this returns passes ``restore_signals=False``: SIGINT and
+        SIGTERM are then ignored from here on, so a second Ctrl-C arriving while the
+        interpreter exits cannot kill it (Python resets a Python-level handler to the
+        default during finalisation, but leaves SIG_IGN alone).
         """
         interrupted = []
 
@@ -152,6 +154,5 @@ class Supervisor:
             return 0
         finally:
             self.stop()
-            if restore_signals:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if restore_signals else signal.SIG_IGN)
