@@ -5,10 +5,49 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_DIR = ROOT / "models" / "embeddings" / "multilingual-e5-small-q4"
+
+
+def _eval(args: argparse.Namespace) -> int:
+    """Build a throwaway knowledge base from --kb and score --queries (never touches the database)."""
+    from knowledge_base.embeddings import Embedder
+    from knowledge_base.evaluation import calibrate, load_kb_jsonl, load_questions, metrics, rank_all
+    from knowledge_base.optimise import fine_tune
+    from knowledge_base.search import KnowledgeBase, Thresholds
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    articles = load_kb_jsonl(args.kb)
+    questions = load_questions(args.queries)
+    embedder = Embedder(args.model)
+    say(f"{len(articles.by_key)} articles, {len(questions)} questions")
+    if not args.no_optimise:
+        started = time.perf_counter()
+        fine_tune(
+            embedder,
+            articles,
+            None,
+            epochs=args.epochs,
+            on_epoch=lambda e, loss: say(f"  fine-tune epoch {e}/{args.epochs}: loss {loss:.1f}"),
+        )
+        say(f"fine-tuned in {time.perf_counter() - started:.0f}s")
+    kb = KnowledgeBase(embedder)
+    kb.load(articles, progress=sys.stderr.isatty())
+    thresholds = Thresholds()
+    if args.calibrate:
+        thresholds = calibrate(rank_all(kb, load_questions(args.calibrate)))
+        say(f"calibrated on {args.calibrate}: {thresholds}")
+    result = metrics(rank_all(kb, questions), thresholds)
+    result["optimised"] = not args.no_optimise
+    args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    keys = ("top1", "mrr5", "in_scope_accuracy", "oos_recall", "oos_precision")
+    say("  ".join(f"{k} {result[k]:.3f}" for k in keys if k in result) + f"  latency {result['latency_ms']}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,8 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--articles", type=Path, default=ROOT / "knowledge_base" / "demo")
     search.add_argument("--model", default=str(DEFAULT_MODEL_DIR))
     search.add_argument("--lang")
+    ev = sub.add_parser("eval", help="evaluate search on a labelled set (shared/eval/FORMAT.md)")
+    ev.add_argument("--kb", type=Path, required=True, help="kb.jsonl: the articles")
+    ev.add_argument("--queries", type=Path, required=True, help="questions to answer and score")
+    ev.add_argument("--calibrate", type=Path, help="questions to calibrate the thresholds on first")
+    ev.add_argument("--json", type=Path, required=True, help="where to write the results")
+    ev.add_argument("--model", default=str(DEFAULT_MODEL_DIR))
+    ev.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs on the articles' phrasings")
+    ev.add_argument("--no-optimise", action="store_true", help="search with the model as it is")
     args = parser.parse_args(argv)
 
+    if args.command == "eval":
+        return _eval(args)
     if args.command == "build-model":
         from knowledge_base.model_build import build as build_model
 

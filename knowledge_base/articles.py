@@ -43,6 +43,13 @@ class ArticleSet:
     def add(self, article: Article) -> None:
         self.by_key.setdefault(article.key, {})[article.lang] = article
 
+    def discard(self, key: str, lang: str | None = None) -> None:
+        translations = self.by_key.get(key, {})
+        for code in [lang] if lang else list(translations):
+            translations.pop(code, None)
+        if not translations:
+            self.by_key.pop(key, None)
+
     def __iter__(self):
         for translations in self.by_key.values():
             yield from translations.values()

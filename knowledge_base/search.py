@@ -1,13 +1,36 @@
-"""Search the help centre and decide: answer, clarify or decline."""
+"""Search the help centre and decide: answer, clarify or decline.
+
+Three signals score each candidate article (docs/knowledge-base.md has the
+measurements behind them):
+
+- **dense**: the mean of the article's three best unit cosines (title, alternative
+  questions, body; any language), from the sentence-embedding model;
+- **centroid**: the cosine with the mean vector of the article's title and
+  questions, best over its translations;
+- **lexical**: TF-IDF cosine over character n-grams of normalised text, against
+  the article's translation in the question's language.
+
+Fused score = (w_dense·dense + w_centroid·centroid + w_lexical·(lexical − median))
+/ (w_dense + w_centroid + w_lexical), at most 1, where the median is taken over the candidates that have
+a translation in the question's language. Lexical is thus a bonus or a penalty
+relative to the typical candidate, and an article with no translation in that
+language (which cannot share its script) gets a neutral term instead of a
+penalty, so cross-lingual answers stay possible. Within one language this ranks
+exactly as the plain weighted sum does. The decision compares the best fused
+score, and its lead over the runner-up, with calibrated thresholds.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from knowledge_base.articles import Article, ArticleSet
 from knowledge_base.embeddings import Embedder
@@ -20,8 +43,17 @@ Decision = Literal["answer", "clarify", "decline"]
 
 
 @dataclass(frozen=True)
+class Weights:
+    """How much each signal counts in the fused score."""
+
+    dense: float = 1.0
+    centroid: float = 0.5
+    lexical: float = 0.3
+
+
+@dataclass(frozen=True)
 class Thresholds:
-    """Score cut-offs for the three decisions.
+    """Cut-offs on the fused score.
 
     answer:  the best article scores at least ``answer`` and leads the runner-up
              by at least ``margin``;
@@ -29,9 +61,9 @@ class Thresholds:
     decline: otherwise.
     """
 
-    answer: float = 0.90
-    clarify: float = 0.875
-    margin: float = 0.015
+    answer: float = 0.75
+    clarify: float = 0.74
+    margin: float = 0.005
 
 
 @dataclass(frozen=True)
@@ -45,6 +77,7 @@ class Hit:
     score: float
     matched: str  # the unit text that matched best
     matched_lang: str
+    signals: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,17 +102,26 @@ def index_stamp(model_name: str, articles: ArticleSet) -> str:
 
 
 class KnowledgeBase:
-    """Articles, their vectors and the decision rule, kept in one process.
+    """Articles, their indexes and the decision rule, kept in one process.
 
     The FastAPI app holds one instance; the custom actions mounted in the same
-    process call :meth:`search` directly.
+    process call :meth:`search` directly, and editors' changes go through
+    :meth:`upsert` and :meth:`remove`, which touch only the article concerned.
     """
 
-    def __init__(self, embedder: Embedder, thresholds: Thresholds | None = None) -> None:
+    CANDIDATE_UNITS = 64
+    CANDIDATE_ARTICLES = 16
+
+    def __init__(
+        self, embedder: Embedder, thresholds: Thresholds | None = None, weights: Weights | None = None
+    ) -> None:
         self.embedder = embedder
         self.thresholds = thresholds or Thresholds()
+        self.weights = weights or Weights()
         self.articles = ArticleSet()
         self.index = VectorIndex(embedder.dimension)
+        # searches and edits arrive on worker threads; the indexes are not thread-safe
+        self.lock = threading.RLock()
 
     # -- building -----------------------------------------------------------------
     def stamp_for(self, articles: ArticleSet) -> str:
@@ -93,16 +135,35 @@ class KnowledgeBase:
         self.articles = articles
         stamp = self.stamp_for(articles)
         if index_dir is not None:
-            saved = VectorIndex.load(index_dir)
-            if saved is not None and saved[1] == stamp and saved[2] == self.embedder.name:
-                self.index = saved[0]
-                return False
-            log.info("index at %s is missing or stale; rebuilding %d articles", index_dir, len(articles))
+            if VectorIndex.saved_stamp(index_dir) == (stamp, self.embedder.name):
+                by_pair = {(a.key, a.lang): a for a in articles}
+                saved = VectorIndex.load(index_dir, by_pair)
+                if saved is not None:
+                    self.index = saved[0]
+                    return False
+            log.info("index at %s is missing or stale; rebuilding %d translations", index_dir, len(articles))
         self.index = VectorIndex(self.embedder.dimension)
         self.index.add_articles(list(articles), self.embedder, progress=progress)
         if index_dir is not None:
             self.index.save(index_dir, stamp, self.embedder.name)
         return True
+
+    def upsert(self, article: Article) -> None:
+        """Make one translation searchable (new or changed), without a rebuild."""
+        with self.lock:
+            self.index.add_articles([article], self.embedder)
+            self.articles.add(article)
+
+    def remove(self, key: str, lang: str | None = None) -> None:
+        """Stop finding one translation (or every translation of ``key``)."""
+        with self.lock:
+            self.index.remove_article(key, lang)
+            self.articles.discard(key, lang)
+
+    def save(self, index_dir: Path) -> None:
+        """Persist the index with the stamp of the articles it now holds."""
+        with self.lock:
+            self.index.save(index_dir, self.stamp_for(self.articles), self.embedder.name)
 
     # -- searching ----------------------------------------------------------------
     def article(self, key: str, lang: str | None) -> Article | None:
@@ -120,25 +181,69 @@ class KnowledgeBase:
         started = time.perf_counter()
         lang = lang or detect_language(query)
         vector = self.embedder.encode_queries([query])[0]
-        best: dict[str, tuple[float, str, str]] = {}
-        for unit, score in self.index.search(vector, k=64):
-            if unit.key not in best or score > best[unit.key][0]:
-                best[unit.key] = (score, unit.text, unit.lang)
-        ranked = sorted(best.items(), key=lambda item: item[1][0], reverse=True)[: max(limit, 2)]
+        with self.lock:
+            ranked = self.rank(query, vector, lang)
         hits = []
-        for key, (score, matched, matched_lang) in ranked:
+        for key, score, signals, matched, matched_lang in ranked[: max(limit, 2)]:
             article = self.article(key, lang or matched_lang)
             if article is not None:
-                hits.append(Hit(key, article.lang, article.title, article.body, score, matched, matched_lang))
+                hits.append(Hit(key, article.lang, article.title, article.body, score, matched, matched_lang, signals))
         decision = self.decide(hits)
         elapsed = (time.perf_counter() - started) * 1000
         return SearchResult(query, lang, decision, hits[:limit], elapsed)
 
+    def rank(
+        self, query: str, vector: np.ndarray, lang: str | None = None
+    ) -> list[tuple[str, float, dict[str, float], str, str]]:
+        """Every candidate article with its fused score and signals, best first."""
+        index = self.index
+        candidates = {unit.key for unit, _ in index.search_units(vector, self.CANDIDATE_UNITS)}
+        centroids = index.search_centroids(vector, self.CANDIDATE_ARTICLES)
+        lexical = index.lexical.scores(query)
+        best_lexical = sorted(lexical, key=lexical.__getitem__, reverse=True)[: self.CANDIDATE_ARTICLES]
+        for tid in list(centroids) + best_lexical:
+            translation = index.translations.get(tid)
+            if translation is not None:
+                candidates.add(translation.key)
+
+        rows = []
+        for key in candidates:
+            langs = index.by_article.get(key, {})
+            tids = list(langs.values())
+            if not tids:
+                continue
+            translations = [index.translations[t] for t in tids]
+            unit_scores = np.concatenate([t.vectors @ vector for t in translations])
+            unit_ids = np.concatenate([t.unit_ids for t in translations])
+            order = np.argsort(-unit_scores)
+            dense = float(unit_scores[order[:3]].mean())
+            centroid = max(centroids[t] if t in centroids else float(index.centroid(t) @ vector) for t in tids)
+            if lang is None:
+                lex: float | None = max(lexical.get(t, 0.0) for t in tids)
+            else:
+                lex = lexical.get(langs[lang], 0.0) if lang in langs else None
+            best_unit = index.units[int(unit_ids[order[0]])]
+            rows.append((key, dense, centroid, lex, best_unit))
+
+        present = [r[3] for r in rows if r[3] is not None]
+        baseline = float(np.median(present)) if present else 0.0
+        w = self.weights
+        ranked = []
+        for key, dense, centroid, lex, best_unit in rows:
+            bonus = 0.0 if lex is None else lex - baseline
+            fused = (w.dense * dense + w.centroid * centroid + w.lexical * bonus) / (w.dense + w.centroid + w.lexical)
+            signals = {"dense": round(dense, 4), "centroid": round(centroid, 4), "lexical": round(lex or 0.0, 4)}
+            ranked.append((key, fused, signals, best_unit.text, best_unit.lang))
+        ranked.sort(key=lambda item: item[1], reverse=True)
+        return ranked
+
     def decide(self, hits: list[Hit]) -> Decision:
-        t = self.thresholds
-        if not hits or hits[0].score < t.clarify:
-            return "decline"
-        runner_up = hits[1].score if len(hits) > 1 else 0.0
-        if hits[0].score >= t.answer and hits[0].score - runner_up >= t.margin:
-            return "answer"
-        return "clarify"
+        return decide(hits[0].score if hits else None, hits[1].score if len(hits) > 1 else None, self.thresholds)
+
+
+def decide(best: float | None, runner_up: float | None, t: Thresholds) -> Decision:
+    if best is None or best < t.clarify:
+        return "decline"
+    if best >= t.answer and best - (runner_up or 0.0) >= t.margin:
+        return "answer"
+    return "clarify"

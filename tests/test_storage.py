@@ -3,8 +3,6 @@
 import pytest
 from sqlalchemy import inspect
 
-from knowledge_base.articles import Article, ArticleSet
-from webhook.store import articles as article_store
 from webhook.store import conversations as repo
 from webhook.store.database import Database, DatabaseURLError, migrate
 from webhook.store.schema import Channel, ConversationStatus, Sender
@@ -106,25 +104,6 @@ async def test_client_message_ids_are_unique_per_conversation(db):
         repo.add_message(s, conversation, Sender.CUSTOMER, Channel.WEB, "a", client_message_id="m1")
         with pytest.raises(IntegrityError):
             await s.commit()
-
-
-async def test_articles_import_updates_only_what_changed(db):
-    first = ArticleSet()
-    first.add(Article("a", "en", "Title", "Body", ("q1",), ("tag",)))
-    first.add(Article("a", "fa", "عنوان", "متن", ()))
-    async with db.session() as s:
-        assert await article_store.import_articles(s, first) == (2, 0)
-        await s.commit()
-    second = ArticleSet()
-    second.add(Article("a", "en", "Title", "A new body", ("q1",), ("tag",)))
-    second.add(Article("a", "fa", "عنوان", "متن", ()))
-    async with db.session() as s:
-        assert await article_store.import_articles(s, second) == (0, 1)
-        await s.commit()
-        loaded = await article_store.published_articles(s)
-    assert loaded.by_key["a"]["en"].body == "A new body"
-    assert loaded.by_key["a"]["en"].version == 2
-    assert loaded.by_key["a"]["fa"].version == 1
 
 
 def test_an_unsupported_database_url_is_refused():

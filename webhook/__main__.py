@@ -34,7 +34,7 @@ def _import_articles(folder: Path) -> int:
 
 
 def _prepare() -> int:
-    """Migrate, seed the demo help centre and build the index (with a progress bar)."""
+    """Migrate, seed the demo help centre, build the index (with a progress bar), calibrate."""
     from knowledge_base.index import VectorIndex
     from knowledge_base.search import index_stamp
     from webhook.app import load_knowledge_base, seed_articles
@@ -47,13 +47,48 @@ def _prepare() -> int:
         db = Database(settings.database_url)
         try:
             articles = await seed_articles(settings, db)
-            if VectorIndex.saved_stamp(settings.kb_index_dir) == (
+            current = VectorIndex.saved_stamp(settings.kb_index_dir) == (
                 index_stamp(settings.kb_model, articles),
                 settings.kb_model,
-            ):
+            )
+            needs_calibration = not settings.kb_calibration_file.exists() and settings.kb_calibration_questions.exists()
+            if current and not needs_calibration:
                 return f"index up to date: {len(articles)} article translations"
+            kb = await load_knowledge_base(settings, db, progress=True)
+            report = f"knowledge base ready: {len(kb.articles)} article translations indexed"
+            if needs_calibration:
+                report += "\n" + _calibrate_with(kb, settings.kb_calibration_questions, settings.kb_calibration_file)
+            return report
+        finally:
+            await db.dispose()
+
+    print(asyncio.run(go()))
+    return 0
+
+
+def _calibrate_with(kb, questions_path: Path, target: Path) -> str:  # type: ignore[no-untyped-def]
+    from knowledge_base.calibration import calibrate_knowledge_base
+    from knowledge_base.evaluation import load_questions
+
+    record = calibrate_knowledge_base(kb, load_questions(questions_path), target, source=str(questions_path))
+    m = record["metrics"]
+    summary = ", ".join(f"{k} {m[k]:.3f}" for k in ("top1", "in_scope_accuracy", "oos_recall") if k in m)
+    return f"calibrated on {questions_path.name}: {record['thresholds']} ({summary}) -> {target}"
+
+
+def _calibrate(questions: Path | None) -> int:
+    from webhook.app import load_knowledge_base
+    from webhook.store.database import Database, migrate
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    source = questions or settings.kb_calibration_questions
+
+    async def go() -> str:
+        db = Database(settings.database_url)
+        try:
             kb = await load_knowledge_base(settings, db)
-            return f"knowledge base ready: {len(kb.articles)} article translations indexed"
+            return _calibrate_with(kb, source, settings.kb_calibration_file)
         finally:
             await db.dispose()
 
@@ -67,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="start the web service and Rasa; Ctrl-C stops both")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("prepare", help="migrate, seed the demo help centre, build the index")
+    cal = sub.add_parser("calibrate", help="calibrate the decision thresholds on labelled questions")
+    cal.add_argument("--questions", type=Path, help="JSONL: text, expected (article key or null), lang")
     imp = sub.add_parser("import-articles", help="import a folder of Markdown articles")
     imp.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
@@ -82,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "prepare":
         return _prepare()
+    if args.command == "calibrate":
+        return _calibrate(args.questions)
     return _import_articles(args.folder)
 
 

@@ -20,11 +20,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from actions import context as action_context
 from knowledge_base.articles import ArticleSet, load_markdown_dir
+from knowledge_base.calibration import load_thresholds
 from knowledge_base.embeddings import Embedder
 from knowledge_base.search import KnowledgeBase, Thresholds
 from webhook.action_endpoint import action_router, build_executor
+from webhook.article_service import ArticleService
 from webhook.channels.web import web_router
 from webhook.conversation_service import ConversationService
+from webhook.editor_api import editor_router
 from webhook.help_pages import help_router
 from webhook.rasa_client import RasaClient
 from webhook.settings import Settings, get_settings
@@ -46,13 +49,15 @@ async def seed_articles(settings: Settings, db: Database) -> ArticleSet:
     return articles
 
 
-async def load_knowledge_base(settings: Settings, db: Database) -> KnowledgeBase:
+async def load_knowledge_base(settings: Settings, db: Database, progress: bool = False) -> KnowledgeBase:
     """Load the embedding model, and the index when its stamp matches the articles (else rebuild)."""
     embedder = await asyncio.to_thread(Embedder, settings.kb_model)
-    thresholds = Thresholds(settings.kb_answer_threshold, settings.kb_clarify_threshold, settings.kb_margin)
+    thresholds = load_thresholds(settings.kb_calibration_file) or Thresholds(
+        settings.kb_answer_threshold, settings.kb_clarify_threshold, settings.kb_margin
+    )
     kb = KnowledgeBase(embedder, thresholds)
     articles = await seed_articles(settings, db)
-    rebuilt = await asyncio.to_thread(kb.load, articles, settings.kb_index_dir)
+    rebuilt = await asyncio.to_thread(kb.load, articles, settings.kb_index_dir, progress)
     log.info("knowledge base: %d article translations, index %s", len(articles), "rebuilt" if rebuilt else "loaded")
     return kb
 
@@ -80,9 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.knowledge_base = kb
         app.state.rasa = rasa
         app.state.conversations = ConversationService(db, rasa, settings.max_message_chars, settings.default_language)
+        app.state.articles = ArticleService(db, kb, settings.kb_index_dir)
         try:
             yield
         finally:
+            await app.state.articles.flush()
             action_context.configure(None)
             await rasa.close()
             await db.dispose()
@@ -97,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(web_router(templates))
     app.include_router(help_router(templates))
+    app.include_router(editor_router())
     app.include_router(action_router(build_executor()))
 
     @app.get("/health", tags=["operations"])

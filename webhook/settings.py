@@ -37,9 +37,17 @@ class Settings(BaseSettings):
     )
     kb_index_dir: Path = Field(default=ROOT / "models" / "index")
     kb_articles_dir: Path = Field(default=ROOT / "knowledge_base" / "demo")
-    kb_answer_threshold: float = Field(default=0.90)
-    kb_clarify_threshold: float = Field(default=0.875)
-    kb_margin: float = Field(default=0.015)
+    # used until a calibration file exists
+    kb_answer_threshold: float = Field(default=0.75)
+    kb_clarify_threshold: float = Field(default=0.74)
+    kb_margin: float = Field(default=0.005)
+    kb_calibration_file: Path = Field(default=ROOT / "var" / "calibration.json")
+    kb_calibration_questions: Path = Field(
+        default=ROOT / "knowledge_base" / "demo" / "calibration.jsonl",
+        description="labelled questions setup calibrates on when there is no calibration file",
+    )
+
+    editor_api_key: str = Field(default="", description="X-API-Key for the editor API; empty disables it")
 
     # messages
     max_message_chars: int = Field(default=4000)

@@ -1,53 +1,244 @@
-"""Help-centre articles in the database: the source of truth the index is built from."""
+"""Help-centre articles in the database: the source of truth the index is built from.
+
+Each translation has a head row (``articles``: its latest version and status) and
+an append-only history (``article_versions``). Customers see the version named by
+``published_version``; archiving hides it; a rollback writes an old version's
+content as a new version, so history is never rewritten.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.articles import Article, ArticleSet
-from webhook.store.schema import ArticleRecord
+from webhook.store.schema import ArticleRecord, ArticleStatus, ArticleVersion
 
 
-async def import_articles(session: AsyncSession, articles: ArticleSet) -> tuple[int, int]:
-    """Insert new translations and update changed ones; returns (added, updated)."""
-    existing = {(r.key, r.lang): r for r in await session.scalars(select(ArticleRecord))}
-    added = updated = 0
-    for article in articles:
-        record = existing.get((article.key, article.lang))
-        fields = {
-            "title": article.title,
-            "body": article.body,
-            "questions": list(article.questions),
-            "tags": list(article.tags),
-        }
-        if record is None:
-            session.add(ArticleRecord(key=article.key, lang=article.lang, status="published", **fields))
-            added += 1
-        elif any(getattr(record, name) != value for name, value in fields.items()):
-            for name, value in fields.items():
-                setattr(record, name, value)
-            record.version += 1
-            updated += 1
+class ArticleNotFound(LookupError):
+    pass
+
+
+class VersionNotFound(LookupError):
+    pass
+
+
+async def get(session: AsyncSession, key: str, lang: str) -> ArticleRecord | None:
+    return await session.scalar(select(ArticleRecord).where(ArticleRecord.key == key, ArticleRecord.lang == lang))
+
+
+async def _require(session: AsyncSession, key: str, lang: str) -> ArticleRecord:
+    record = await get(session, key, lang)
+    if record is None:
+        raise ArticleNotFound(f"no article {key!r} in {lang!r}")
+    return record
+
+
+async def translations(session: AsyncSession, key: str) -> list[ArticleRecord]:
+    return list(
+        await session.scalars(select(ArticleRecord).where(ArticleRecord.key == key).order_by(ArticleRecord.lang))
+    )
+
+
+async def list_articles(
+    session: AsyncSession,
+    status: str | None = None,
+    lang: str | None = None,
+    query: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[ArticleRecord]:
+    statement = select(ArticleRecord)
+    if status:
+        statement = statement.where(ArticleRecord.status == status)
+    if lang:
+        statement = statement.where(ArticleRecord.lang == lang)
+    if query:
+        pattern = f"%{query}%"
+        statement = statement.where(or_(ArticleRecord.key.ilike(pattern), ArticleRecord.title.ilike(pattern)))
+    statement = statement.order_by(ArticleRecord.key, ArticleRecord.lang).limit(limit).offset(offset)
+    return list(await session.scalars(statement))
+
+
+async def save(
+    session: AsyncSession,
+    key: str,
+    lang: str,
+    *,
+    title: str,
+    body: str,
+    questions: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    author: str | None = None,
+    publish: bool = False,
+    note: str = "edit",
+) -> tuple[ArticleRecord, bool]:
+    """Write a new version (creating the translation if needed); returns (head, created)."""
+    record = await get(session, key, lang)
+    created = record is None
+    if record is None:
+        record = ArticleRecord(key=key, lang=lang, version=0, status=ArticleStatus.DRAFT)
+        session.add(record)
+    record.version += 1
+    record.title, record.body = title, body
+    record.questions, record.tags = list(questions), list(tags)
+    record.author = author
+    if publish:
+        record.published_version = record.version
+        record.status = ArticleStatus.PUBLISHED
+    elif record.status == ArticleStatus.PUBLISHED:
+        record.status = ArticleStatus.DRAFT  # the new version is a draft; the published one stays live
+    session.add(
+        ArticleVersion(
+            key=key,
+            lang=lang,
+            version=record.version,
+            title=title,
+            body=body,
+            questions=list(questions),
+            tags=list(tags),
+            author=author,
+            note=note,
+        )
+    )
     await session.flush()
-    return added, updated
+    return record, created
+
+
+async def publish(session: AsyncSession, key: str, lang: str, author: str | None = None) -> ArticleRecord:
+    """Make the latest version live."""
+    record = await _require(session, key, lang)
+    record.published_version = record.version
+    record.status = ArticleStatus.PUBLISHED
+    record.author = author or record.author
+    await session.flush()
+    return record
+
+
+async def archive(session: AsyncSession, key: str, lang: str, author: str | None = None) -> ArticleRecord:
+    """Take the translation out of search; its history stays."""
+    record = await _require(session, key, lang)
+    record.status = ArticleStatus.ARCHIVED
+    record.published_version = None
+    record.author = author or record.author
+    await session.flush()
+    return record
+
+
+async def rollback(
+    session: AsyncSession, key: str, lang: str, version: int, author: str | None = None
+) -> ArticleRecord:
+    """Restore ``version``'s content as a new version; live at once if the translation was live."""
+    record = await _require(session, key, lang)
+    old = await session.scalar(
+        select(ArticleVersion).where(
+            ArticleVersion.key == key, ArticleVersion.lang == lang, ArticleVersion.version == version
+        )
+    )
+    if old is None:
+        raise VersionNotFound(f"{key!r} in {lang!r} has no version {version}")
+    was_live = record.published_version is not None
+    record, _ = await save(
+        session,
+        key,
+        lang,
+        title=old.title,
+        body=old.body,
+        questions=old.questions,
+        tags=old.tags,
+        author=author,
+        publish=was_live,
+        note=f"rollback to {version}",
+    )
+    return record
+
+
+async def remove(session: AsyncSession, key: str, lang: str) -> None:
+    """Delete the translation and its history."""
+    await _require(session, key, lang)
+    await session.execute(delete(ArticleVersion).where(ArticleVersion.key == key, ArticleVersion.lang == lang))
+    await session.execute(delete(ArticleRecord).where(ArticleRecord.key == key, ArticleRecord.lang == lang))
+
+
+async def versions(session: AsyncSession, key: str, lang: str) -> list[ArticleVersion]:
+    await _require(session, key, lang)
+    return list(
+        await session.scalars(
+            select(ArticleVersion)
+            .where(ArticleVersion.key == key, ArticleVersion.lang == lang)
+            .order_by(ArticleVersion.version.desc())
+        )
+    )
+
+
+def _as_article(version: ArticleVersion) -> Article:
+    return Article(
+        key=version.key,
+        lang=version.lang,
+        title=version.title,
+        body=version.body,
+        questions=tuple(version.questions or ()),
+        tags=tuple(version.tags or ()),
+        version=version.version,
+    )
+
+
+async def live_article(session: AsyncSession, key: str, lang: str) -> Article | None:
+    """What customers see of one translation, or None when nothing is live."""
+    record = await get(session, key, lang)
+    if record is None or record.published_version is None or record.status == ArticleStatus.ARCHIVED:
+        return None
+    version = await session.scalar(
+        select(ArticleVersion).where(
+            ArticleVersion.key == key, ArticleVersion.lang == lang, ArticleVersion.version == record.published_version
+        )
+    )
+    return None if version is None else _as_article(version)
 
 
 async def published_articles(session: AsyncSession) -> ArticleSet:
-    articles = ArticleSet()
+    """Every live translation, at its published version."""
     rows = await session.scalars(
-        select(ArticleRecord).where(ArticleRecord.status == "published").order_by(ArticleRecord.key, ArticleRecord.lang)
-    )
-    for r in rows:
-        articles.add(
-            Article(
-                key=r.key,
-                lang=r.lang,
-                title=r.title,
-                body=r.body,
-                questions=tuple(r.questions or ()),
-                tags=tuple(r.tags or ()),
-                version=r.version,
-            )
+        select(ArticleVersion)
+        .join(
+            ArticleRecord,
+            and_(
+                ArticleRecord.key == ArticleVersion.key,
+                ArticleRecord.lang == ArticleVersion.lang,
+                ArticleRecord.published_version == ArticleVersion.version,
+            ),
         )
+        .where(ArticleRecord.status != ArticleStatus.ARCHIVED)
+        .order_by(ArticleVersion.key, ArticleVersion.lang)
+    )
+    articles = ArticleSet()
+    for version in rows:
+        articles.add(_as_article(version))
     return articles
+
+
+async def import_articles(session: AsyncSession, articles: ArticleSet, author: str = "import") -> tuple[int, int]:
+    """Publish each translation whose content differs from its head; returns (added, updated)."""
+    added = updated = 0
+    for article in articles:
+        record = await get(session, article.key, article.lang)
+        fields = (article.title, article.body, list(article.questions), list(article.tags))
+        if record is not None and (record.title, record.body, record.questions, record.tags) == fields:
+            continue
+        _, created = await save(
+            session,
+            article.key,
+            article.lang,
+            title=article.title,
+            body=article.body,
+            questions=article.questions,
+            tags=article.tags,
+            author=author,
+            publish=True,
+            note="import",
+        )
+        added += created
+        updated += not created
+    return added, updated

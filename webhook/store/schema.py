@@ -132,8 +132,18 @@ class HandoffRequest(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ArticleStatus(enum.StrEnum):
+    DRAFT = "draft"  # the latest version is not live (an older one may be)
+    PUBLISHED = "published"  # the latest version is live
+    ARCHIVED = "archived"  # nothing is live
+
+
 class ArticleRecord(Base):
-    """One translation of one help-centre article."""
+    """The head of one translation of one help-centre article: its latest version.
+
+    What customers see is the version ``published_version`` (kept in
+    ``article_versions``), so a draft can be edited while an older version stays live.
+    """
 
     __tablename__ = "articles"
     __table_args__ = (UniqueConstraint("key", "lang", name="uq_article_key_lang"),)
@@ -145,6 +155,27 @@ class ArticleRecord(Base):
     body: Mapped[str] = mapped_column(Text)
     questions: Mapped[list[Any]] = mapped_column(default=list)
     tags: Mapped[list[Any]] = mapped_column(default=list)
-    status: Mapped[str] = mapped_column(String(16), default="published")
+    status: Mapped[str] = mapped_column(String(16), default=ArticleStatus.DRAFT)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    published_version: Mapped[int | None] = mapped_column(Integer)
+    author: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ArticleVersion(Base):
+    """Every saved version of a translation, never changed afterwards: the history and the rollback source."""
+
+    __tablename__ = "article_versions"
+    __table_args__ = (UniqueConstraint("key", "lang", "version", name="uq_article_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(120))
+    lang: Mapped[str] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    questions: Mapped[list[Any]] = mapped_column(default=list)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    author: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(String(200), doc="what made this version: edit, rollback to 3, import")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,209 @@
+"""Evaluate search on a labelled set, and calibrate the decision thresholds.
+
+The format is ``shared/eval/FORMAT.md``: ``kb.jsonl`` (``id``, ``title``,
+``examples``, optional ``body`` and ``lang``) and question files (``text``,
+``expected`` or null, ``lang``, optional ``variety``).
+
+Calibration rule (``calibrate``), applied to the validation questions: the
+thresholds (decline below ``clarify``; answer at or above ``answer`` with a lead
+of at least ``margin``; clarify in between) that maximise the mean utility of the
+decisions, where
+
+| decision | answerable question | out-of-scope question |
+|---|---|---|
+| answer | +1 if the right article, −2 if not | −2 |
+| clarify | +0.5 if the right article is among the three shown, else 0 | −0.5 |
+| decline | 0 | +1 |
+
+A wrong answer costs twice what a right one earns, a clarification that holds the
+right article is worth half an answer (one more click), and declining an
+answerable question earns nothing (the customer is offered a person). When the set
+has both kinds of question, each kind's mean counts half, so their proportions in
+the set do not matter. A set with no out-of-scope questions cannot tell where to
+decline: the decline threshold is then the 2nd percentile of the best scores of its
+questions (at most 2 % of answerable questions declined) and only the other two
+thresholds are searched.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge_base.articles import Article, ArticleSet
+from knowledge_base.search import KnowledgeBase, Thresholds, decide
+from knowledge_base.text import LANGUAGES, detect_language
+
+
+def load_kb_jsonl(path: Path) -> ArticleSet:
+    """Articles from ``kb.jsonl``; a missing ``lang`` is detected from the text."""
+    articles = ArticleSet()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            key, title = str(row["id"]), str(row["title"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not a kb.jsonl article ({exc})") from exc
+        examples = tuple(str(e) for e in row.get("examples") or [] if str(e).strip())
+        lang = row.get("lang") or detect_language(" ".join([title, *examples]), default="en")
+        if lang not in LANGUAGES:
+            raise ValueError(f"{path}:{number}: lang must be one of {LANGUAGES}")
+        articles.add(
+            Article(
+                key=key,
+                lang=lang,
+                title=title,
+                body=str(row.get("body") or ""),
+                questions=examples,
+                tags=tuple(row.get("tags") or ()),
+            )
+        )
+    return articles
+
+
+def load_questions(path: Path) -> list[dict[str, Any]]:
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            row = json.loads(line)
+            if "text" not in row or "expected" not in row:
+                raise ValueError(f"{path}:{number}: a question needs text and expected")
+            questions.append(row)
+    return questions
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """What one search produced; the decision is applied later, for any thresholds."""
+
+    question: dict[str, Any]
+    keys: list[str]  # best first, up to 5
+    best: float | None
+    runner_up: float | None
+    latency_ms: float
+
+    @property
+    def expected(self) -> str | None:
+        return self.question.get("expected")
+
+
+def rank_all(kb: KnowledgeBase, questions: list[dict[str, Any]]) -> list[Ranked]:
+    kb.search("warm-up")
+    out = []
+    for q in questions:
+        started = time.perf_counter()
+        vector = kb.embedder.encode_queries([q["text"]])[0]
+        ranked = kb.rank(q["text"], vector, q.get("lang") or detect_language(q["text"]))
+        elapsed = (time.perf_counter() - started) * 1000
+        out.append(
+            Ranked(
+                q,
+                [r[0] for r in ranked[:5]],
+                ranked[0][1] if ranked else None,
+                ranked[1][1] if len(ranked) > 1 else None,
+                elapsed,
+            )
+        )
+    return out
+
+
+def _arrays(results: list[Ranked]) -> dict[str, np.ndarray]:
+    return {
+        "best": np.array([r.best if r.best is not None else -1.0 for r in results]),
+        "runner": np.array([r.runner_up if r.runner_up is not None else -1.0 for r in results]),
+        "inside": np.array([r.expected is not None for r in results]),
+        "right": np.array([r.expected is not None and bool(r.keys) and r.keys[0] == r.expected for r in results]),
+        "top3": np.array([r.expected is not None and r.expected in r.keys[:3] for r in results]),
+    }
+
+
+def _utilities(a: dict[str, np.ndarray], clarify: float, answer: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """Mean utility for one clarify threshold and a grid of answer thresholds x margins."""
+    best, inside = a["best"], a["inside"]
+    kept = best >= clarify
+    answered = (
+        kept[None, None, :]
+        & (best[None, None, :] >= answer[:, None, None])
+        & ((best - a["runner"])[None, None, :] >= margin[None, :, None])
+    )
+    clarified = kept[None, None, :] & ~answered
+    value = np.where(answered, np.where(a["right"], 1.0, -2.0), 0.0)
+    value += np.where(clarified, np.where(inside, np.where(a["top3"], 0.5, 0.0), -0.5), 0.0)
+    value += np.where(~kept & ~inside, 1.0, 0.0)[None, None, :]
+    n_in, n_out = int(inside.sum()), int((~inside).sum())
+    if n_out == 0:
+        return value.mean(axis=2)
+    return 0.5 * value[:, :, inside].sum(axis=2) / n_in + 0.5 * value[:, :, ~inside].sum(axis=2) / n_out
+
+
+MARGINS = np.array([0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06])
+
+
+def calibrate(results: list[Ranked]) -> Thresholds:
+    """Pick thresholds on labelled results by the rule in this module's docstring."""
+    a = _arrays(results)
+    inside_best = a["best"][a["inside"]]
+    if len(inside_best) == 0:
+        raise ValueError("calibration needs questions with an expected article")
+    grid = np.unique(np.round(np.percentile(a["best"], np.arange(0, 100.5, 1.0)), 4))
+    clarify_options = grid if (~a["inside"]).any() else np.array([float(np.percentile(inside_best, 2))])
+    best_t, best_u = None, -np.inf
+    for clarify in clarify_options:
+        answers = np.unique(np.maximum(grid, clarify))
+        utility = _utilities(a, float(clarify), answers, MARGINS)
+        i, j = np.unravel_index(int(np.argmax(utility)), utility.shape)
+        if utility[i, j] > best_u + 1e-12:
+            best_u = float(utility[i, j])
+            best_t = Thresholds(answer=float(answers[i]), clarify=float(clarify), margin=float(MARGINS[j]))
+    assert best_t is not None
+    return best_t
+
+
+def _rates(results: list[Ranked], t: Thresholds) -> dict[str, Any]:
+    inside = [r for r in results if r.expected is not None]
+    outside = [r for r in results if r.expected is None]
+    out: dict[str, Any] = {"n": len(results)}
+    if inside:
+        out["top1"] = float(np.mean([bool(r.keys) and r.keys[0] == r.expected for r in inside]))
+        out["mrr5"] = float(
+            np.mean([next((1 / (i + 1) for i, k in enumerate(r.keys[:5]) if k == r.expected), 0.0) for r in inside])
+        )
+        out["in_scope_accuracy"] = float(
+            np.mean([decide(r.best, r.runner_up, t) == "answer" and r.keys[0] == r.expected for r in inside])
+        )
+    if outside:
+        declined = [decide(r.best, r.runner_up, t) == "decline" for r in outside]
+        out["oos_recall"] = float(np.mean(declined))
+        declined_all = sum(decide(r.best, r.runner_up, t) == "decline" for r in results)
+        out["oos_precision"] = float(sum(declined) / declined_all) if declined_all else 0.0
+    return out
+
+
+def metrics(results: list[Ranked], t: Thresholds) -> dict[str, Any]:
+    """The output fields of ``python -m knowledge_base eval`` (rates in [0, 1])."""
+    out = _rates(results, t)
+    latencies = sorted(r.latency_ms for r in results)
+    out["latency_ms"] = {
+        "p50": round(statistics.median(latencies), 2),
+        "p95": round(latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))], 2),
+    }
+    for field_name, label in (("lang", "by_lang"), ("variety", "by_variety")):
+        groups: dict[str, list[Ranked]] = defaultdict(list)
+        for r in results:
+            if r.question.get(field_name):
+                groups[str(r.question[field_name])].append(r)
+        if groups:
+            out[label] = {k: _rates(v, t) for k, v in sorted(groups.items())}
+    out["thresholds"] = {"answer": t.answer, "clarify": t.clarify, "margin": t.margin}
+    decisions = [decide(r.best, r.runner_up, t) for r in results]
+    out["decisions"] = {d: decisions.count(d) for d in ("answer", "clarify", "decline")}
+    return out

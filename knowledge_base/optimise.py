@@ -1,0 +1,120 @@
+"""Fine-tune the embedding model on the help centre's own phrasings.
+
+Editors attach alternative questions to each article; those are exactly the
+labelled examples a contrastive objective needs. Two phrasings of the same article
+are pulled together and phrasings of other articles in the batch pushed apart
+(multiple-negatives ranking loss, symmetric). Each batch holds at most one pair
+per article, so no "negative" is really a positive. The word-embedding table
+(most of the model's weights, shared by all languages) is frozen: only the
+transformer layers adapt, which is faster on a CPU and keeps the vocabulary of
+languages the help centre does not use intact.
+
+The result is an ordinary sentence-transformers folder; the index is rebuilt with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from knowledge_base.articles import ArticleSet
+from knowledge_base.embeddings import Embedder
+
+log = logging.getLogger(__name__)
+
+
+def training_groups(articles: ArticleSet) -> list[list[str]]:
+    """The phrasings of each article (title and alternative questions, every language)."""
+    groups = []
+    for translations in articles.by_key.values():
+        texts = [t for a in translations.values() for t in (a.title, *a.questions) if t.strip()]
+        if len(texts) >= 2:
+            groups.append(texts)
+    return groups
+
+
+def _batches(groups: list[list[str]], batch_size: int, rng: random.Random) -> list[list[tuple[str, str, int]]]:
+    pairs = []
+    for g, texts in enumerate(groups):
+        shuffled = texts[:]
+        rng.shuffle(shuffled)
+        pairs += [(shuffled[j], shuffled[j + 1], g) for j in range(0, len(shuffled) - 1, 2)]
+    rng.shuffle(pairs)
+    batches: list[list[tuple[str, str, int]]] = []
+    while pairs:
+        batch: list[tuple[str, str, int]] = []
+        used: set[int] = set()
+        rest: list[tuple[str, str, int]] = []
+        for pair in pairs:
+            if pair[2] in used or len(batch) == batch_size:
+                rest.append(pair)
+            else:
+                batch.append(pair)
+                used.add(pair[2])
+        batches.append(batch)
+        pairs = rest
+    return [b for b in batches if len(b) > 1]
+
+
+def fine_tune(
+    embedder: Embedder,
+    articles: ArticleSet,
+    target: Path | None,
+    epochs: int = 4,
+    batch_size: int = 32,
+    learning_rate: float = 3e-5,
+    seed: int = 0,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> Path | None:
+    """Train ``embedder``'s model in place on ``articles``; save it to ``target`` when given."""
+    groups = training_groups(articles)
+    if len(groups) < 2:
+        raise ValueError("fine-tuning needs at least two articles with alternative questions")
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    model = embedder.model
+    prompt: str = (model.prompts.get("query") or "") if getattr(model, "prompts", None) else ""
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad = "word_embeddings" not in name
+    optimiser = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=learning_rate, weight_decay=0.01
+    )
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        features = model.preprocess([prompt + t for t in texts])
+        return F.normalize(model(features)["sentence_embedding"], dim=-1)
+
+    model.train()
+    started = time.perf_counter()
+    try:
+        for epoch in range(epochs):
+            total = 0.0
+            for batch in _batches(groups, batch_size, rng):
+                anchors = embed([p[0] for p in batch])
+                positives = embed([p[1] for p in batch])
+                logits = anchors @ positives.T * 20.0
+                labels = torch.arange(len(batch))
+                loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                total += float(loss.detach())
+            log.info(
+                "fine-tune epoch %d/%d: loss %.2f (%.0fs)", epoch + 1, epochs, total, time.perf_counter() - started
+            )
+            if on_epoch:
+                on_epoch(epoch + 1, total)
+    finally:
+        model.eval()
+        for parameter in model.parameters():
+            parameter.requires_grad = False
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        model.save(str(target))
+    return target

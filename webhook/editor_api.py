@@ -1,0 +1,274 @@
+"""The editor API: write, publish, archive, roll back and list help-centre articles; search.
+
+Writing needs the ``X-API-Key`` header to equal ``EDITOR_API_KEY`` (a real editor
+UI with user accounts comes later). Search is public: it reads only published
+articles, which the help-centre pages show anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
+from pydantic import BaseModel, Field, field_validator
+
+from knowledge_base.calibration import calibrate_knowledge_base
+from knowledge_base.search import SearchResult
+from webhook.article_service import ArticleService
+from webhook.store.articles import ArticleNotFound, VersionNotFound
+from webhook.store.schema import ArticleRecord, ArticleVersion
+
+Key = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,119}$", description="stable article key")]
+Lang = Annotated[str, Path(pattern="^(en|fa|ar)$")]
+
+
+class ArticleIn(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    body: str = Field(min_length=1, max_length=20_000, description="Markdown")
+    questions: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default=[], max_length=100)
+    tags: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default=[], max_length=20)
+    publish: bool = Field(False, description="make this version live at once")
+    author: str | None = Field(None, max_length=200)
+
+    @field_validator("title", "body")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class ArticleOut(BaseModel):
+    key: str
+    lang: str
+    title: str
+    body: str
+    questions: list[str]
+    tags: list[str]
+    status: Literal["draft", "published", "archived"]
+    version: int
+    published_version: int | None
+    author: str | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, r: ArticleRecord) -> ArticleOut:
+        return cls(
+            key=r.key,
+            lang=r.lang,
+            title=r.title,
+            body=r.body,
+            questions=list(r.questions or []),
+            tags=list(r.tags or []),
+            status=r.status,  # type: ignore[arg-type]
+            version=r.version,  # type: ignore[arg-type]
+            published_version=r.published_version,
+            author=r.author,
+            updated_at=r.updated_at,
+        )
+
+
+class VersionOut(BaseModel):
+    version: int
+    title: str
+    body: str
+    questions: list[str]
+    tags: list[str]
+    author: str | None
+    note: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, v: ArticleVersion) -> VersionOut:
+        return cls(
+            version=v.version,
+            title=v.title,
+            body=v.body,
+            questions=list(v.questions or []),
+            tags=list(v.tags or []),
+            author=v.author,
+            note=v.note,
+            created_at=v.created_at,
+        )
+
+
+class ActionIn(BaseModel):
+    author: str | None = Field(None, max_length=200)
+
+
+class RollbackIn(ActionIn):
+    version: int = Field(ge=1)
+
+
+class LabelledQuestion(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+    expected: str | None = Field(description="the key of the article that answers it, or null")
+    lang: Literal["en", "fa", "ar"] | None = None
+
+
+class CalibrateIn(BaseModel):
+    questions: list[LabelledQuestion] = Field(min_length=5, max_length=20_000)
+
+
+class Candidate(BaseModel):
+    key: str
+    lang: str
+    title: str
+    score: float
+    signals: dict[str, float]
+    matched: str
+
+
+class SearchOut(BaseModel):
+    query: str
+    lang: str | None
+    decision: Literal["answer", "clarify", "decline"]
+    candidates: list[Candidate]
+    elapsed_ms: float
+
+    @classmethod
+    def of(cls, r: SearchResult) -> SearchOut:
+        return cls(
+            query=r.query,
+            lang=r.lang,
+            decision=r.decision,
+            elapsed_ms=round(r.elapsed_ms, 2),
+            candidates=[
+                Candidate(
+                    key=h.key, lang=h.lang, title=h.title, score=round(h.score, 4), signals=h.signals, matched=h.matched
+                )
+                for h in r.hits
+            ],
+        )
+
+
+def editor_router() -> APIRouter:
+    router = APIRouter(prefix="/api/kb", tags=["knowledge base"])
+
+    def service(request: Request) -> ArticleService:
+        return request.app.state.articles
+
+    def require_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
+        expected = request.app.state.settings.editor_api_key
+        if not expected:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "the editor API is disabled: set EDITOR_API_KEY")
+        if not x_api_key or not secrets.compare_digest(x_api_key, expected):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "a valid X-API-Key header is required",
+                headers={"WWW-Authenticate": "X-API-Key"},
+            )
+
+    editor = [Depends(require_key)]
+
+    @router.get("/search", response_model=SearchOut)
+    async def search(
+        request: Request,
+        q: Annotated[str, Query(min_length=1, max_length=4000)],
+        lang: Annotated[str | None, Query(pattern="^(en|fa|ar)$")] = None,
+        limit: Annotated[int, Query(ge=1, le=10)] = 3,
+    ) -> SearchOut:
+        """The decision (answer, clarify, decline) and the candidates with their scores and signals."""
+        return SearchOut.of(await service(request).search(q, lang, limit))
+
+    @router.get("/calibration", dependencies=editor)
+    async def calibration(request: Request) -> dict[str, Any]:
+        """The thresholds in force, and how they were chosen."""
+        path = request.app.state.settings.kb_calibration_file
+        t = service(request).kb.thresholds
+        current = {"thresholds": {"answer": t.answer, "clarify": t.clarify, "margin": t.margin}}
+        try:
+            return {**json.loads(path.read_text()), **current}
+        except (OSError, ValueError):
+            return {**current, "source": "defaults from settings"}
+
+    @router.post("/calibrate", dependencies=editor)
+    async def calibrate(request: Request, body: CalibrateIn) -> dict[str, Any]:
+        """Recalibrate the decision thresholds on labelled questions; they apply at once and are saved."""
+        kb = service(request).kb
+        questions = [q.model_dump() for q in body.questions]
+        path = request.app.state.settings.kb_calibration_file
+        try:
+            return await asyncio.to_thread(calibrate_knowledge_base, kb, questions, path, "editor API")
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+
+    @router.get("/articles", response_model=list[ArticleOut], dependencies=editor)
+    async def list_articles(
+        request: Request,
+        status_: Annotated[str | None, Query(alias="status", pattern="^(draft|published|archived)$")] = None,
+        lang: Annotated[str | None, Query(pattern="^(en|fa|ar)$")] = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[ArticleOut]:
+        rows = await service(request).list_articles(status_, lang, q, limit, offset)
+        return [ArticleOut.of(r) for r in rows]
+
+    @router.get("/articles/{key}", response_model=list[ArticleOut], dependencies=editor)
+    async def get_article(request: Request, key: Key) -> list[ArticleOut]:
+        rows = await service(request).translations(key)
+        if not rows:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no article {key!r}")
+        return [ArticleOut.of(r) for r in rows]
+
+    @router.put(
+        "/articles/{key}/{lang}",
+        response_model=ArticleOut,
+        dependencies=editor,
+        responses={201: {"description": "created"}},
+    )
+    async def put_article(request: Request, response: Response, key: Key, lang: Lang, body: ArticleIn) -> ArticleOut:
+        """Save a new version (creating the translation when it is new); live at once with ``publish``."""
+        record, created = await service(request).save(
+            key,
+            lang,
+            title=body.title,
+            body=body.body,
+            questions=[q.strip() for q in body.questions],
+            tags=body.tags,
+            author=body.author,
+            publish=body.publish,
+        )
+        if created:
+            response.status_code = status.HTTP_201_CREATED
+        return ArticleOut.of(record)
+
+    @router.get("/articles/{key}/{lang}/versions", response_model=list[VersionOut], dependencies=editor)
+    async def history(request: Request, key: Key, lang: Lang) -> list[VersionOut]:
+        try:
+            return [VersionOut.of(v) for v in await service(request).versions(key, lang)]
+        except ArticleNotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+    @router.post("/articles/{key}/{lang}/publish", response_model=ArticleOut, dependencies=editor)
+    async def publish(request: Request, key: Key, lang: Lang, body: ActionIn | None = None) -> ArticleOut:
+        return await _act(service(request).publish(key, lang, body.author if body else None))
+
+    @router.post("/articles/{key}/{lang}/archive", response_model=ArticleOut, dependencies=editor)
+    async def archive(request: Request, key: Key, lang: Lang, body: ActionIn | None = None) -> ArticleOut:
+        return await _act(service(request).archive(key, lang, body.author if body else None))
+
+    @router.post("/articles/{key}/{lang}/rollback", response_model=ArticleOut, dependencies=editor)
+    async def rollback(request: Request, key: Key, lang: Lang, body: RollbackIn) -> ArticleOut:
+        return await _act(service(request).rollback(key, lang, body.version, body.author))
+
+    @router.delete("/articles/{key}/{lang}", status_code=status.HTTP_204_NO_CONTENT, dependencies=editor)
+    async def delete(request: Request, key: Key, lang: Lang) -> Response:
+        try:
+            await service(request).remove(key, lang)
+        except ArticleNotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    async def _act(change) -> ArticleOut:  # type: ignore[no-untyped-def]
+        try:
+            return ArticleOut.of(await change)
+        except (ArticleNotFound, VersionNotFound) as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+    return router
