@@ -1,0 +1,121 @@
+"""The evaluation command on a tiny dataset with known answers, and the calibration rule."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from knowledge_base.evaluation import Ranked, calibrate, load_kb_jsonl, metrics
+from knowledge_base.search import Thresholds
+from tests.conftest import MODEL_DIR, ROOT
+
+KB = [
+    {"id": "reset", "title": "Reset your password", "examples": ["I forgot my password", "password reset link"]},
+    {"id": "track", "title": "Track your parcel", "examples": ["where is my package", "tracking number"]},
+    {"id": "refund", "title": "When will I get my refund?", "examples": ["refund not received", "money back"]},
+    {"id": "invoice", "title": "Download an invoice", "examples": ["I need a VAT invoice", "receipt for my order"]},
+    {"id": "fa-return", "title": "چطور کالا را مرجوع کنم؟", "examples": ["می‌خواهم سفارشم را پس بدهم"]},
+]
+QUESTIONS = [
+    {"text": "I forgot my password, how do I reset it?", "expected": "reset", "lang": "en"},
+    {"text": "where is my package right now", "expected": "track", "lang": "en"},
+    {"text": "I still have not received my refund", "expected": "refund", "lang": "en"},
+    {"text": "can I get a VAT invoice for my order", "expected": "invoice", "lang": "en"},
+    {"text": "می‌خواهم کالا را مرجوع کنم", "expected": "fa-return", "lang": "fa", "variety": "colloquial"},
+    {"text": "what is the capital of Mongolia", "expected": None, "lang": "en"},
+]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("eval")
+    (folder / "kb.jsonl").write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in KB))
+    (folder / "q.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in QUESTIONS))
+    return folder
+
+
+def _run(dataset, *extra):
+    out = dataset / f"out{len(extra)}.json"
+    command = [
+        sys.executable,
+        "-m",
+        "knowledge_base",
+        "eval",
+        "--kb",
+        str(dataset / "kb.jsonl"),
+        "--queries",
+        str(dataset / "q.jsonl"),
+        "--json",
+        str(out),
+        "--model",
+        str(MODEL_DIR),
+        *extra,
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(out.read_text())
+
+
+def test_eval_command_writes_the_contract_fields(dataset):
+    result = _run(dataset, "--no-optimise", "--calibrate", str(dataset / "q.jsonl"))
+    assert result["n"] == 6
+    assert result["top1"] == 1.0 and result["mrr5"] == 1.0
+    assert result["in_scope_accuracy"] == pytest.approx(1.0)
+    assert result["oos_recall"] == 1.0 and result["oos_precision"] == 1.0
+    assert set(result["latency_ms"]) == {"p50", "p95"} and result["latency_ms"]["p95"] > 0
+    assert set(result["by_lang"]) == {"en", "fa"} and result["by_lang"]["fa"]["top1"] == 1.0
+    assert result["by_variety"] == {"colloquial": {"n": 1, "top1": 1.0, "mrr5": 1.0, "in_scope_accuracy": 1.0}}
+    assert result["optimised"] is False
+
+
+def test_eval_command_fine_tunes_when_asked(dataset):
+    result = _run(dataset, "--epochs", "1")
+    assert result["optimised"] is True
+    assert result["top1"] >= 0.8
+
+
+def test_a_broken_kb_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "kb.jsonl"
+    bad.write_text('{"title": "no id"}\n')
+    with pytest.raises(ValueError, match=r"kb\.jsonl:1: not a kb\.jsonl article"):
+        load_kb_jsonl(bad)
+
+
+def test_kb_jsonl_languages_are_detected_when_absent(tmp_path):
+    path = tmp_path / "kb.jsonl"
+    path.write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in KB))
+    articles = load_kb_jsonl(path)
+    assert articles.by_key["fa-return"].keys() == {"fa"} and articles.by_key["reset"].keys() == {"en"}
+
+
+def _ranked(expected, keys, best, runner_up):
+    return Ranked({"text": "q", "expected": expected}, keys, best, runner_up, 1.0)
+
+
+def test_calibration_separates_answerable_from_out_of_scope():
+    results = (
+        [_ranked("a", ["a", "b"], 0.90 + i / 1000, 0.80) for i in range(20)]  # confident and right
+        + [_ranked("a", ["b", "a"], 0.78, 0.775) for _ in range(5)]  # close call, right one second
+        + [_ranked(None, ["a", "b"], 0.60 + i / 1000, 0.59) for i in range(10)]  # out of scope, low
+    )
+    t = calibrate(results)
+    assert 0.61 <= t.clarify <= 0.78  # every out-of-scope question declined, no answerable one
+    assert t.answer > 0.78 or t.margin > 0.005  # the close calls are clarified, not answered wrongly
+    m = metrics(results, t)
+    assert m["oos_recall"] == 1.0 and m["in_scope_accuracy"] == pytest.approx(20 / 25)
+    assert m["decisions"] == {"answer": 20, "clarify": 5, "decline": 10}
+
+
+def test_without_out_of_scope_questions_only_the_lowest_are_declined():
+    results = [_ranked("a", ["a"], 0.5 + i / 100, None) for i in range(50)]
+    t = calibrate(results)
+    declined = sum(r.best < t.clarify for r in results)
+    assert declined <= 1
+
+
+def test_metrics_of_fixed_thresholds():
+    results = [_ranked("a", ["a", "b"], 0.9, 0.5), _ranked("a", ["b", "a"], 0.9, 0.5), _ranked(None, ["a"], 0.1, 0.0)]
+    m = metrics(results, Thresholds(answer=0.8, clarify=0.3, margin=0.1))
+    assert m["top1"] == 0.5 and m["mrr5"] == 0.75 and m["in_scope_accuracy"] == 0.5
+    assert m["oos_recall"] == 1.0 and m["oos_precision"] == 1.0

@@ -1,0 +1,32 @@
+from knowledge_base.lexical import LexicalIndex
+
+
+def test_product_codes_match_exactly():
+    index = LexicalIndex()
+    index.add([1, 2, 3], ["Error code PX-4471 at checkout", "Error code QZ-9002 on login", "Where is my order"])
+    scores = index.scores("what does PX-4471 mean")
+    assert max(scores, key=scores.__getitem__) == 1
+
+
+def test_arabic_and_persian_letter_variants_match_after_normalisation():
+    index = LexicalIndex()
+    index.add([1, 2], ["كيف أسترد أموالي", "تتبع الشحنة"])
+    # Persian keheh and yeh, no hamza on the alef, tatweel: the same words as the first document
+    scores = index.scores("کیف استرد امـــوالی")
+    assert scores.get(1, 0) > 0.5 > scores.get(2, 0)
+
+
+def test_removed_documents_are_never_returned_and_replacing_updates():
+    index = LexicalIndex()
+    index.add([1, 2], ["reset your password", "track your parcel"])
+    index.remove(1)
+    assert 1 not in index.scores("reset password")
+    index.add([2], ["gift wrapping at checkout"])  # replaces document 2
+    assert 2 in index.scores("gift wrap") and 2 not in index.scores("parcel")
+    assert len(index) == 1
+
+
+def test_a_query_with_nothing_in_common_scores_nothing():
+    index = LexicalIndex()
+    index.add([1], ["abc"])
+    assert index.scores("???") == {}
