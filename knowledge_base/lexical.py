@@ -32,7 +32,7 @@ class LexicalIndex:
         )
         self.rows: dict[int, sparse.csr_matrix] = {}  # doc id -> sublinear term frequencies
         self.df = np.zeros(N_FEATURES, dtype=np.int32)
-        self._matrix: sparse.csr_matrix | None = None
+        self._matrix: sparse.csc_matrix | None = None
         self._ids: np.ndarray = np.zeros(0, dtype=np.int64)
         self._idf: np.ndarray | None = None
 
@@ -73,7 +73,8 @@ class LexicalIndex:
         weighted = stacked.multiply(self._idf).tocsr()
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
-        self._matrix = sparse.diags(1.0 / norms).dot(weighted).tocsr().astype(np.float32)
+        # column-major: a query touches only the columns of its own n-grams
+        self._matrix = sparse.diags(1.0 / norms).dot(weighted).tocsc().astype(np.float32)
 
     def scores(self, query: str) -> dict[int, float]:
         """Cosine of the query with every document that shares an n-gram with it."""

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from knowledge_base.articles import load_markdown_dir  # noqa: E402
+from knowledge_base.calibration import load_thresholds  # noqa: E402
 from knowledge_base.embeddings import Embedder  # noqa: E402
 from knowledge_base.search import KnowledgeBase  # noqa: E402
 
@@ -33,13 +34,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=Path, default=ROOT / "tests" / "data" / "demo_questions.jsonl")
     parser.add_argument("--model", default=str(ROOT / "models" / "embeddings" / "multilingual-e5-small-q4"))
+    parser.add_argument("--calibration", type=Path, default=ROOT / "var" / "calibration.json",
+                        help="thresholds made by setup (calibrated on knowledge_base/demo/calibration.jsonl)")
     args = parser.parse_args()
 
     started = time.perf_counter()
     embedder = Embedder(args.model)
     model_load_s = time.perf_counter() - started
     articles = load_markdown_dir(ROOT / "knowledge_base" / "demo")
-    kb = KnowledgeBase(embedder)
+    kb = KnowledgeBase(embedder, load_thresholds(args.calibration))
     started = time.perf_counter()
     kb.load(articles)
     build_s = time.perf_counter() - started
