@@ -111,6 +111,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@pytest.fixture
+async def db(database_url):
+    """A migrated database with an open engine, on each backend in DATABASES."""
+    from webhook.store.database import Database, migrate
+
+    migrate(database_url)
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
 # -- the running product ----------------------------------------------------------
 @dataclass
 class Stack:

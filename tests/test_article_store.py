@@ -4,15 +4,6 @@ import pytest
 
 from knowledge_base.articles import Article, ArticleSet
 from webhook.store import articles as repo
-from webhook.store.database import Database, migrate
-
-
-@pytest.fixture
-async def db(database_url):
-    migrate(database_url)
-    database = Database(database_url)
-    yield database
-    await database.dispose()
 
 
 async def _save(db, title, body="Body.", publish=False, key="returns", lang="en", questions=()):

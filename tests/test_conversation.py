@@ -13,16 +13,7 @@ from sqlalchemy import select
 from webhook.conversation_service import BotUnavailable, ConversationService, InboundMessage, MessageRejected
 from webhook.rasa_client import RasaClient
 from webhook.store import conversations as repo
-from webhook.store.database import Database, migrate
 from webhook.store.schema import Channel, Conversation, ConversationStatus, Message
-
-
-@pytest.fixture
-async def db(database_url):
-    migrate(database_url)
-    database = Database(database_url)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture

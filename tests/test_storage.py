@@ -8,14 +8,6 @@ from webhook.store.database import Database, DatabaseURLError, migrate
 from webhook.store.schema import Channel, ConversationStatus, Sender
 
 
-@pytest.fixture
-async def db(database_url):
-    migrate(database_url)
-    database = Database(database_url)
-    yield database
-    await database.dispose()
-
-
 async def test_migrations_create_the_domain_tables(db):
     async with db.engine.connect() as conn:
         tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
