@@ -34,8 +34,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=Path, default=ROOT / "tests" / "data" / "demo_questions.jsonl")
     parser.add_argument("--model", default=str(ROOT / "models" / "embeddings" / "multilingual-e5-small-q4"))
-    parser.add_argument("--calibration", type=Path, default=ROOT / "var" / "calibration.json",
-                        help="thresholds made by setup (calibrated on knowledge_base/demo/calibration.jsonl)")
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        default=ROOT / "var" / "calibration.json",
+        help="thresholds made by setup (calibrated on knowledge_base/demo/calibration.jsonl)",
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()

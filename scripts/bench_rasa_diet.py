@@ -43,10 +43,16 @@ def write_project(kb: list[dict], folder: Path) -> dict[str, str]:
     import yaml
 
     names = {intent_name(a["id"]): a["id"] for a in kb}
-    nlu = {"version": "3.1", "nlu": [
-        {"intent": intent_name(a["id"]),
-         "examples": "".join(f"- {' '.join(t.split())}\n" for t in dict.fromkeys([a["title"], *a["examples"]]))}
-        for a in kb]}
+    nlu = {
+        "version": "3.1",
+        "nlu": [
+            {
+                "intent": intent_name(a["id"]),
+                "examples": "".join(f"- {' '.join(t.split())}\n" for t in dict.fromkeys([a["title"], *a["examples"]])),
+            }
+            for a in kb
+        ],
+    }
     (folder / "nlu.yml").write_text(yaml.safe_dump(nlu, allow_unicode=True, sort_keys=False))
     config = yaml.safe_load((ROOT / "config.yml").read_text())
     config["pipeline"] = [c for c in config["pipeline"] if c["name"] != "FallbackClassifier"]
@@ -65,8 +71,9 @@ async def predict(agent, names: dict[str, str], questions: list[dict]) -> list[d
         parsed = await agent.parse_message(q["text"])
         elapsed = (time.perf_counter() - started) * 1000
         ranking = [names.get(r["name"]) for r in parsed.get("intent_ranking", [])]
-        out.append({"q": q, "ranking": [r for r in ranking if r], "confidence": parsed["intent"]["confidence"],
-                    "ms": elapsed})
+        out.append(
+            {"q": q, "ranking": [r for r in ranking if r], "confidence": parsed["intent"]["confidence"], "ms": elapsed}
+        )
     return out
 
 
@@ -89,10 +96,12 @@ def rates(results: list[dict], t: float) -> dict:
     out: dict = {"n": len(results)}
     if inside:
         out["top1"] = sum(r["ranking"][:1] == [r["q"]["expected"]] for r in inside) / len(inside)
-        out["mrr5"] = sum(next((1 / (i + 1) for i, k in enumerate(r["ranking"][:5]) if k == r["q"]["expected"]), 0)
-                          for r in inside) / len(inside)
-        out["in_scope_accuracy"] = sum(r["ranking"][:1] == [r["q"]["expected"]] and r["confidence"] >= t
-                                       for r in inside) / len(inside)
+        out["mrr5"] = sum(
+            next((1 / (i + 1) for i, k in enumerate(r["ranking"][:5]) if k == r["q"]["expected"]), 0) for r in inside
+        ) / len(inside)
+        out["in_scope_accuracy"] = sum(
+            r["ranking"][:1] == [r["q"]["expected"]] and r["confidence"] >= t for r in inside
+        ) / len(inside)
     if outside:
         declined = sum(r["confidence"] < t for r in outside)
         declined_all = sum(r["confidence"] < t for r in results)
@@ -117,8 +126,9 @@ def main() -> int:
         folder = Path(tmp)
         names = write_project(kb, folder)
         started = time.perf_counter()
-        model = train_nlu(str(folder / "config.yml"), str(folder / "nlu.yml"), str(folder / "models"),
-                          fixed_model_name="diet")
+        model = train_nlu(
+            str(folder / "config.yml"), str(folder / "nlu.yml"), str(folder / "models"), fixed_model_name="diet"
+        )
         train_s = time.perf_counter() - started
         agent = Agent.load(str(model))
         t = 0.0
@@ -127,8 +137,10 @@ def main() -> int:
         results = asyncio.run(predict(agent, names, read_jsonl(args.queries)))
     out = rates(results, t)
     latencies = sorted(r["ms"] for r in results)
-    out["latency_ms"] = {"p50": round(statistics.median(latencies), 2),
-                         "p95": round(latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))], 2)}
+    out["latency_ms"] = {
+        "p50": round(statistics.median(latencies), 2),
+        "p95": round(latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))], 2),
+    }
     by_lang: dict[str, list[dict]] = {}
     for r in results:
         by_lang.setdefault(r["q"].get("lang", "?"), []).append(r)

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.search import KnowledgeBase, SearchResult
 from webhook.store import articles as repo
@@ -20,6 +23,7 @@ from webhook.store.database import Database
 from webhook.store.schema import ArticleRecord, ArticleVersion
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ArticleService:
@@ -55,6 +59,14 @@ class ArticleService:
         return await asyncio.to_thread(self.kb.search, query, lang, limit)
 
     # -- changing -------------------------------------------------------------------
+    async def _change(self, key: str, lang: str, operation: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run one store operation, commit it, then bring that translation's index entry in line."""
+        async with self.db.session() as session:
+            result = await operation(session)
+            await session.commit()
+        await self._refresh(key, lang)
+        return result
+
     async def save(
         self,
         key: str,
@@ -67,48 +79,25 @@ class ArticleService:
         author: str | None = None,
         publish: bool = False,
     ) -> tuple[ArticleRecord, bool]:
-        async with self.db.session() as session:
-            record, created = await repo.save(
-                session,
-                key,
-                lang,
-                title=title,
-                body=body,
-                questions=questions,
-                tags=tags,
-                author=author,
-                publish=publish,
-            )
-            await session.commit()
-        await self._refresh(key, lang)
-        return record, created
+        return await self._change(
+            key,
+            lang,
+            lambda s: repo.save(
+                s, key, lang, title=title, body=body, questions=questions, tags=tags, author=author, publish=publish
+            ),
+        )
 
     async def publish(self, key: str, lang: str, author: str | None = None) -> ArticleRecord:
-        async with self.db.session() as session:
-            record = await repo.publish(session, key, lang, author)
-            await session.commit()
-        await self._refresh(key, lang)
-        return record
+        return await self._change(key, lang, lambda s: repo.publish(s, key, lang, author))
 
     async def archive(self, key: str, lang: str, author: str | None = None) -> ArticleRecord:
-        async with self.db.session() as session:
-            record = await repo.archive(session, key, lang, author)
-            await session.commit()
-        await self._refresh(key, lang)
-        return record
+        return await self._change(key, lang, lambda s: repo.archive(s, key, lang, author))
 
     async def rollback(self, key: str, lang: str, version: int, author: str | None = None) -> ArticleRecord:
-        async with self.db.session() as session:
-            record = await repo.rollback(session, key, lang, version, author)
-            await session.commit()
-        await self._refresh(key, lang)
-        return record
+        return await self._change(key, lang, lambda s: repo.rollback(s, key, lang, version, author))
 
     async def remove(self, key: str, lang: str) -> None:
-        async with self.db.session() as session:
-            await repo.remove(session, key, lang)
-            await session.commit()
-        await self._refresh(key, lang)
+        await self._change(key, lang, lambda s: repo.remove(s, key, lang))
 
     async def _refresh(self, key: str, lang: str) -> None:
         """Bring the index in line with what is live for this one translation."""

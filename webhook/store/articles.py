@@ -127,16 +127,20 @@ async def archive(session: AsyncSession, key: str, lang: str, author: str | None
     return record
 
 
+async def _version(session: AsyncSession, key: str, lang: str, version: int) -> ArticleVersion | None:
+    return await session.scalar(
+        select(ArticleVersion).where(
+            ArticleVersion.key == key, ArticleVersion.lang == lang, ArticleVersion.version == version
+        )
+    )
+
+
 async def rollback(
     session: AsyncSession, key: str, lang: str, version: int, author: str | None = None
 ) -> ArticleRecord:
     """Restore ``version``'s content as a new version; live at once if the translation was live."""
     record = await _require(session, key, lang)
-    old = await session.scalar(
-        select(ArticleVersion).where(
-            ArticleVersion.key == key, ArticleVersion.lang == lang, ArticleVersion.version == version
-        )
-    )
+    old = await _version(session, key, lang, version)
     if old is None:
         raise VersionNotFound(f"{key!r} in {lang!r} has no version {version}")
     was_live = record.published_version is not None
@@ -190,11 +194,7 @@ async def live_article(session: AsyncSession, key: str, lang: str) -> Article | 
     record = await get(session, key, lang)
     if record is None or record.published_version is None or record.status == ArticleStatus.ARCHIVED:
         return None
-    version = await session.scalar(
-        select(ArticleVersion).where(
-            ArticleVersion.key == key, ArticleVersion.lang == lang, ArticleVersion.version == record.published_version
-        )
-    )
+    version = await _version(session, key, lang, record.published_version)
     return None if version is None else _as_article(version)
 
 
