@@ -18,7 +18,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import context
 from actions.messages import LANGUAGE_NAMES, say
 from knowledge_base.search import Hit, SearchResult
-from knowledge_base.text import LANGUAGES, detect_language
+from knowledge_base.text import LANGUAGES, detect_language, refers_back
+
+FOLLOW_UP_WINDOW = 3  # a follow-up may lean on a question at most this many customer turns back
 
 
 def customer_language(tracker: Tracker) -> str:
@@ -28,6 +30,28 @@ def customer_language(tracker: Tracker) -> str:
     if lang in LANGUAGES:
         return str(lang)
     return detect_language(tracker.latest_message.get("text") or "", default="en") or "en"
+
+
+def previous_question(tracker: Tracker) -> str | None:
+    """The customer's last question before this message, on whichever channel they asked it.
+
+    The tracker is keyed by the conversation, not the channel, so a question asked
+    on the website is here when the follow-up comes from Telegram.
+    """
+    turns = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        turns += 1
+        if turns == 1:
+            continue  # this message
+        if turns > FOLLOW_UP_WINDOW + 1:
+            return None
+        text = str(event.get("text") or "")
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if text and not text.startswith("/") and intent in ("ask_question", "nlu_fallback"):
+            return text
+    return None
 
 
 def _hit_summary(hit: Hit) -> dict[str, Any]:
@@ -63,6 +87,15 @@ class ActionAnswerQuestion(Action):
         question = tracker.latest_message.get("text") or ""
         result = await asyncio.to_thread(ctx.knowledge_base.search, question, lang)
         record = _search_record(result)
+        earlier = previous_question(tracker) if refers_back(question, lang) else None
+        if earlier:
+            # "Is it free?" after "How do I return an item?": read the two together, and keep
+            # that reading only if it answers more confidently than the question alone.
+            joined = await asyncio.to_thread(ctx.knowledge_base.search, f"{earlier} {question}", lang)
+            alone = result.best.score if result.best is not None and result.decision == "answer" else 0.0
+            if joined.decision == "answer" and joined.best is not None and joined.best.score > alone:
+                result = joined
+                record = {**_search_record(joined), "query": question, "context": earlier}
         best = result.best
         if result.decision == "answer" and best is not None:
             return self._answer(dispatcher, ctx, best, lang, record)

@@ -82,3 +82,35 @@ def detect_language(text: str, default: str | None = None) -> str | None:
     if persian_score == arabic_score:
         return default if default in ("fa", "ar") else "ar"
     return "fa" if persian_score > arabic_score else "ar"
+
+
+# Words that point back at something said before ("is *it* free?", "*and* the refund?"). A question
+# with one is a follow-up: the search may read it together with the customer's previous question.
+_REFERRING_WORDS = {
+    "en": {"it", "its", "it's", "that", "this", "these", "those", "them", "they", "there", "one", "same"},
+    "fa": {"آن", "این", "اون", "اینو", "اونو", "همین", "همان", "همون", "آنها", "اینها", "اونا", "اینا", "ازش", "براش"},
+    "ar": {"ذلك", "هذا", "هذه", "تلك", "ذاك", "هؤلاء", "نفسه", "نفس", "عنه", "عنها", "منه", "منها"},
+}
+_FOLLOW_UP_OPENERS = {
+    "en": ("and ", "also ", "what about ", "how about ", "what if "),
+    "fa": ("و ", "پس ", "اگر ", "اگه ", "درباره "),
+    "ar": ("و", "ماذا عن ", "وماذا ", "وإذا ", "وكم ", "وهل "),
+}
+
+
+def refers_back(text: str, lang: str | None) -> bool:
+    """Whether a question leans on an earlier one: a referring word, or a follow-up opener."""
+    lowered = normalize(text)
+    langs = [lang] if lang in _REFERRING_WORDS else list(_REFERRING_WORDS)
+    words = set(re.findall(r"[\w']+", lowered))
+    for code in langs:
+        if words & {normalize(w) for w in _REFERRING_WORDS[code]}:
+            return True
+        openers = tuple(normalize(o) + " " if o.endswith(" ") else normalize(o) for o in _FOLLOW_UP_OPENERS[code])
+        if code == "ar":
+            # Arabic joins "and" to the next word: "وكم" is "and how much"; keep it to short questions
+            if lowered.startswith(openers[1:]) or (lowered.startswith("و") and len(words) <= 4):
+                return True
+        elif lowered.startswith(openers):
+            return True
+    return False

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -131,6 +132,20 @@ class Stack:
     database_url: str
     process: subprocess.Popen[bytes]
     output: list[str]
+    telegram: Any  # the FakeTelegram the product's bot talks to
+    webhook_secret: str
+    identity_secret: str
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://") + "/ws/chat"
+
+    def query(self, sql: str, *params: object) -> list[tuple]:
+        """Read the product's database directly (what is stored is what counts)."""
+        import sqlite3
+
+        with sqlite3.connect(self.database_url.removeprefix("sqlite:///")) as conn:
+            return conn.execute(sql, params).fetchall()
 
     def chat(self, session: str, text: str, **extra: object) -> httpx.Response:
         return httpx.post(f"{self.base_url}/api/chat", json={"session": session, "text": text, **extra}, timeout=60)
@@ -142,10 +157,19 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def telegram_api() -> Iterator[Any]:
+    """The fake Telegram Bot API server (Telegram's cloud is the one thing that cannot be here)."""
+    from tests.fake_telegram import FakeTelegram
+
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, telegram_api) -> Iterator[Stack]:
     """The product as ./run.sh starts it, on free ports and a scratch database.
 
-    Its thresholds are fixed (answer >= 0.76 with a 0.01 lead, clarify >= 0.70) rather
+    Its Telegram bot runs in webhook mode against the fake Bot API server. Its thresholds are fixed (answer >= 0.76 with a 0.01 lead, clarify >= 0.70) rather
     than calibrated: these tests are about the dialogue, and need each of the three
     decisions reachable by a clear margin; calibration has tests of its own.
     """
@@ -154,8 +178,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     thresholds.write_text(json.dumps({"thresholds": {"answer": 0.76, "clarify": 0.70, "margin": 0.01}}))
     port, rasa_port = free_port(), free_port()
     token = uuid.uuid4().hex
+    secret = uuid.uuid4().hex
+    identity_secret = uuid.uuid4().hex
     env = {
         **os.environ,
+        "WIDGET_IDENTITY_SECRET": identity_secret,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "TELEGRAM_BOT_TOKEN": telegram_api.token,
+        "TELEGRAM_WEBHOOK_SECRET": secret,
+        "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+        "TELEGRAM_API_BASE_URL": telegram_api.base_url,
         "PORT": str(port),
         "RASA_PORT": str(rasa_port),
         "RASA_TOKEN": token,
@@ -192,7 +224,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             (ARTIFACTS / "stack.log").write_text("\n".join(output))
             pytest.fail(f"the stack did not start (exit {process.returncode}); see test-artifacts/stack.log")
     stack = Stack(
-        f"http://127.0.0.1:{port}", f"http://127.0.0.1:{rasa_port}", token, env["DATABASE_URL"], process, output
+        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{rasa_port}",
+        token,
+        env["DATABASE_URL"],
+        process,
+        output,
+        telegram_api,
+        secret,
+        identity_secret,
     )
     try:
         yield stack

@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -25,9 +26,11 @@ from knowledge_base.embeddings import Embedder
 from knowledge_base.search import KnowledgeBase, Thresholds
 from webhook.action_endpoint import action_router, build_executor
 from webhook.article_service import ArticleService
+from webhook.channels.telegram import TelegramChannel, telegram_router
 from webhook.channels.web import web_router
 from webhook.conversation_service import ConversationService
 from webhook.editor_api import editor_router
+from webhook.events import create_bus
 from webhook.help_pages import help_router
 from webhook.rasa_client import RasaClient
 from webhook.settings import Settings, get_settings
@@ -80,18 +83,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         link_base = settings.public_url or f"http://{settings.host}:{settings.port}"
         action_context.configure(action_context.ActionContext(kb, link_base))
         rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_s)
+        bus = create_bus(settings.redis_url)
+        await bus.start()
         app.state.settings = settings
         app.state.db = db
         app.state.knowledge_base = kb
         app.state.rasa = rasa
-        app.state.conversations = ConversationService(db, rasa, settings.max_message_chars, settings.default_language)
+        app.state.bus = bus
+        app.state.conversations = ConversationService(
+            db,
+            rasa,
+            settings.max_message_chars,
+            settings.default_language,
+            bus=bus,
+            article_title=lambda key, lang: getattr(kb.article(key, lang), "title", None),
+            link_ttl_s=settings.link_code_ttl_s,
+        )
         app.state.articles = ArticleService(db, kb, settings.kb_index_dir)
+        app.state.telegram = None
+        if settings.telegram_bot_token:
+            app.state.telegram = TelegramChannel(settings, app.state.conversations, db)
+            await app.state.telegram.start()
         try:
             yield
         finally:
+            if app.state.telegram is not None:
+                await app.state.telegram.stop()
             await app.state.articles.flush()
             action_context.configure(None)
             await rasa.close()
+            await bus.close()
             await db.dispose()
 
     app = FastAPI(
@@ -101,8 +122,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     templates = _templates()
+    # The widget runs on other sites: its REST calls are cross-origin (no cookies are involved).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[o.strip() for o in settings.widget_allowed_origins.split(",") if o.strip()],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type"],
+    )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(web_router(templates))
+    app.include_router(telegram_router())
     app.include_router(help_router(templates))
     app.include_router(editor_router())
     app.include_router(action_router(build_executor()))

@@ -4,7 +4,9 @@ A channel hands over an :class:`InboundMessage`; the service stores it (before
 anything else happens), finds the customer's conversation, asks Rasa for the
 bot's turn with the conversation id as Rasa's sender id, applies what the
 custom actions reported (a handoff request, the articles shown) and stores the
-replies. Channels only translate to and from their wire format.
+replies. Every stored message is published on the event bus, so widgets show
+it live and push channels (Telegram) deliver it from their outbox. Channels
+only translate to and from their wire format.
 """
 
 from __future__ import annotations
@@ -12,14 +14,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from knowledge_base.text import detect_language
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge_base.text import LANGUAGES, detect_language
+from webhook.events import MESSAGES_TOPIC, EventBus, LocalBus, conversation_topic
+from webhook.phrases import attachment_name, phrase
 from webhook.rasa_client import RasaClient, RasaUnavailable
 from webhook.store import conversations as repo
+from webhook.store import identities
 from webhook.store.database import Database
-from webhook.store.schema import Channel, ConversationStatus, Sender
+from webhook.store.identities import IssuedCode
+from webhook.store.identities import LinkError as LinkError  # raised by redeem_link
+from webhook.store.schema import Channel, Conversation, ConversationStatus, Customer, Sender
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +57,16 @@ class InboundMessage:
     payload: str | None = None  # a button's payload for Rasa (e.g. "/affirm"); defaults to text
     client_message_id: str | None = None  # for idempotent resends
     language: str | None = None  # the channel's UI language, a hint when the text has no letters
+    display_name: str | None = None  # the customer's name, where the channel tells it
+    attachment: dict[str, Any] | None = None  # a file the bot cannot read: stored for an agent, not answered
+    external_message_id: str | None = None  # the channel's id for this message (a Telegram message id)
+    extra: dict[str, Any] | None = None  # kept with the message (e.g. that it corrects an earlier one)
 
 
 @dataclass(frozen=True)
 class BotReply:
     text: str
     buttons: list[dict[str, str]] = field(default_factory=list)
-
-
-# Said when Rasa answers a turn with nothing (an action failed): never leave a customer in silence.
-NO_REPLY = {
-    "en": "Sorry, something went wrong on our side. Please ask again, or ask for a person.",
-    "fa": "متأسفیم، مشکلی در سمت ما پیش آمد. لطفاً دوباره بپرسید یا درخواست گفتگو با پشتیبان بدهید.",
-    "ar": "عذرًا، حدث خطأ من جهتنا. يرجى السؤال مرة أخرى، أو طلب التحدث إلى موظف.",
-}
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,39 @@ class Outcome:
     duplicate: bool = False
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A customer message is safely stored: the moment a channel may acknowledge it."""
+
+    conversation_id: str
+    message_id: int
+    duplicate: bool
+
+
+OnStored = Callable[[Stored], Awaitable[None]]
+# A channel answering a message itself (a command such as Telegram's /help), given the language.
+LocalAnswer = Callable[[str], Awaitable[list[BotReply]]]
+
+
 class ConversationService:
-    def __init__(self, db: Database, rasa: RasaClient, max_chars: int = 4000, default_language: str = "en") -> None:
+    def __init__(
+        self,
+        db: Database,
+        rasa: RasaClient,
+        max_chars: int = 4000,
+        default_language: str = "en",
+        bus: EventBus | None = None,
+        article_title: Callable[[str, str], str | None] | None = None,
+        link_ttl_s: int = 600,
+    ) -> None:
         self.db = db
         self.rasa = rasa
         self.max_chars = max_chars
         self.default_language = default_language
-        # One turn at a time per customer in this worker, so replies keep their order.
+        self.bus: EventBus = bus or LocalBus()
+        self.article_title = article_title  # a help article's title in a language, for "you were asking about"
+        self.link_ttl_s = link_ttl_s
+        # One turn at a time per customer identity in this worker, so replies keep their order.
         self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def validate(self, text: str) -> str:
@@ -91,41 +123,95 @@ class ConversationService:
             raise MessageRejected("the message contains a NUL character")
         return text
 
-    async def handle(self, inbound: InboundMessage) -> Outcome:
-        text = self.validate(inbound.text)
-        async with self._locks[(inbound.channel.value, inbound.external_id)]:
-            return await self._turn(inbound, text)
+    async def handle(
+        self, inbound: InboundMessage, on_stored: OnStored | None = None, answer: LocalAnswer | None = None
+    ) -> Outcome:
+        """Store the message, let ``on_stored`` acknowledge it, then take the bot's turn.
 
-    async def _turn(self, inbound: InboundMessage, text: str) -> Outcome:
+        With ``answer`` the channel replies itself (a command) and Rasa is not asked.
+        """
+        text = inbound.text.strip() if inbound.attachment else self.validate(inbound.text)
+        async with self._locks[(inbound.channel.value, inbound.external_id)]:
+            return await self._turn(inbound, text, on_stored, answer)
+
+    async def _turn(
+        self, inbound: InboundMessage, text: str, on_stored: OnStored | None, answer: LocalAnswer | None
+    ) -> Outcome:
         # 1. Store the customer's message first: whatever fails later, it is kept.
         async with self.db.session() as session:
             customer = await repo.find_or_create_customer(session, inbound.channel, inbound.external_id)
+            if inbound.display_name and not customer.display_name:
+                customer.display_name = inbound.display_name[:200]
             conversation = await repo.open_conversation(session, customer, inbound.channel)
             if inbound.client_message_id:
                 earlier = await repo.find_by_client_id(session, conversation.id, inbound.client_message_id)
                 if earlier is not None:
-                    replies = await self._replies_after(session, conversation.id, earlier.id)
-                    lang = conversation.language or self.default_language
-                    return Outcome(conversation.id, earlier.id, lang, replies, duplicate=True)
-            hint = conversation.language or inbound.language or self.default_language
-            lang = detect_language(text, default=hint) or self.default_language
+                    return await self._resend(session, conversation, earlier.id, inbound, on_stored)
+            hint = conversation.language or inbound.language or customer.language or self.default_language
+            lang = detect_language(text, default=hint) if text else hint
+            lang = lang or self.default_language
             conversation.language = customer.language = lang
+            payload = dict(inbound.extra or {})
+            if inbound.attachment:
+                payload["attachment"] = inbound.attachment
             message = repo.add_message(
                 session,
                 conversation,
                 Sender.CUSTOMER,
                 inbound.channel,
-                text,
+                text or f"[{inbound.attachment.get('kind', 'file') if inbound.attachment else 'file'}]",
+                payload=payload or None,
                 client_message_id=inbound.client_message_id,
+                external_id=inbound.external_message_id,
             )
             await session.commit()
             conversation_id, message_id, status = conversation.id, message.id, conversation.status
+            await self._publish(conversation_id, [repo.StoredMessage.of(message)])
+        if on_stored is not None:
+            await on_stored(Stored(conversation_id, message_id, duplicate=False))
 
         # 2. While an agent owns the conversation the bot stays silent.
         if status == ConversationStatus.WITH_AGENT:
             return Outcome(conversation_id, message_id, lang, [])
+        # 3. A file the bot cannot read: say so, and keep it for an agent.
+        if inbound.attachment:
+            kind = attachment_name(str(inbound.attachment.get("kind", "other")), lang)
+            reply = BotReply(phrase("unsupported_attachment", lang, kind=kind))
+            await self.post(conversation_id, inbound.channel, [reply], effects={"attachment_reply": True})
+            return Outcome(conversation_id, message_id, lang, [reply])
+        if answer is not None:
+            replies = await answer(lang)
+            await self.post(conversation_id, inbound.channel, replies, effects={"command": text.split()[0]})
+            return Outcome(conversation_id, message_id, lang, replies)
+        return await self._bot_turn(conversation_id, message_id, inbound, text, lang)
 
-        # 3. The bot's turn. Rasa's sender id is the conversation, never the channel user.
+    async def _resend(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        message_id: int,
+        inbound: InboundMessage,
+        on_stored: OnStored | None,
+    ) -> Outcome:
+        """The same client message again: never stored twice; answered if it never was."""
+        conversation_id, status = conversation.id, conversation.status
+        lang = conversation.language or self.default_language
+        replies, answered = await self._replies_after(session, conversation_id, message_id)
+        await session.rollback()
+        if on_stored is not None:
+            await on_stored(Stored(conversation_id, message_id, duplicate=True))
+        # A command's local answer is not replayed either: it was cheap and may have had effects.
+        if answered or status != ConversationStatus.BOT or inbound.attachment:
+            return Outcome(conversation_id, message_id, lang, replies, duplicate=True)
+        # Stored, but the process stopped before the bot answered: answer now.
+        outcome = await self._bot_turn(conversation_id, message_id, inbound, inbound.text.strip(), lang)
+        return Outcome(conversation_id, message_id, lang, outcome.replies, duplicate=True)
+
+    async def _bot_turn(
+        self, conversation_id: str, message_id: int, inbound: InboundMessage, text: str, lang: str
+    ) -> Outcome:
+        # The bot's turn. Rasa's sender id is the conversation, never the channel user.
+        await self.bus.publish(conversation_topic(conversation_id), {"type": "typing", "on": True})
         try:
             raw = await self.rasa.send(
                 conversation_id,
@@ -135,37 +221,77 @@ class ConversationService:
         except RasaUnavailable as exc:
             log.error("conversation %s: %s", conversation_id, exc)
             raise BotUnavailable(conversation_id, message_id) from exc
+        finally:
+            await self.bus.publish(conversation_topic(conversation_id), {"type": "typing", "on": False})
 
-        # 4. Store the replies and apply what the actions reported. The first reply of the
-        #    turn carries the actions' records (search decision and scores, feedback, handoff).
+        # Store the replies and apply what the actions reported. The first reply of the
+        # turn carries the actions' records (search decision and scores, feedback, handoff).
         replies, effects = _parse_rasa_output(raw)
         if not replies:
             log.error("conversation %s: Rasa produced no reply to message %s", conversation_id, message_id)
-            replies = [BotReply(NO_REPLY.get(lang, NO_REPLY["en"]), [])]
+            replies = [BotReply(phrase("no_reply", lang))]
             effects["error"] = "no_reply"
-        async with self.db.session() as session:
-            current = await session.get(repo.Conversation, conversation_id)
-            assert current is not None
-            for i, reply in enumerate(replies):
-                payload = (effects or None) if i == 0 else None
-                repo.add_message(session, current, Sender.BOT, inbound.channel, reply.text, reply.buttons, payload)
-            if "handoff" in effects:
-                handoff = effects["handoff"]
-                await repo.record_handoff(session, current, str(handoff.get("reason", "unknown")), handoff)
-            await session.commit()
+        await self.post(conversation_id, inbound.channel, replies, effects=effects)
         return Outcome(conversation_id, message_id, lang, replies)
 
-    async def _replies_after(self, session: Any, conversation_id: str, message_id: int) -> list[BotReply]:
-        """The bot messages that answered ``message_id`` (for an idempotent resend)."""
+    async def post(
+        self,
+        conversation_id: str,
+        channel: Channel | None,
+        replies: Iterable[BotReply],
+        sender: Sender = Sender.BOT,
+        effects: dict[str, Any] | None = None,
+        author: str | None = None,
+    ) -> list[repo.StoredMessage]:
+        """Store outgoing messages (on ``channel``, else the one the customer used last) and publish them.
+
+        ``effects`` go with the first message; a ``handoff`` among them is recorded.
+        """
+        async with self.db.session() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None:
+                raise LookupError(f"no conversation {conversation_id}")
+            target = channel or conversation.last_channel or Channel.WEB
+            added = []
+            for i, reply in enumerate(replies):
+                payload = (effects or None) if i == 0 else None
+                added.append(
+                    repo.add_message(
+                        session, conversation, sender, target, reply.text, reply.buttons, payload, author=author
+                    )
+                )
+            if effects and "handoff" in effects:
+                handoff = effects["handoff"]
+                await repo.record_handoff(session, conversation, str(handoff.get("reason", "unknown")), handoff)
+            await session.commit()
+            stored = [repo.StoredMessage.of(m) for m in added]
+        await self._publish(conversation_id, stored)
+        return stored
+
+    async def _publish(self, conversation_id: str, messages: list[repo.StoredMessage]) -> None:
+        for message in messages:
+            event = {"type": "message", "message": message.as_json()}
+            await self.bus.publish(conversation_topic(conversation_id), event)
+            await self.bus.publish(MESSAGES_TOPIC, event)
+
+    async def _replies_after(
+        self, session: AsyncSession, conversation_id: str, message_id: int
+    ) -> tuple[list[BotReply], bool]:
+        """The bot messages that answered ``message_id``, and whether anything did."""
         replies = []
+        answered = False
         for m in await repo.messages_after(session, conversation_id, message_id):
             if m.sender == Sender.CUSTOMER:
                 break
+            answered = True
             if m.sender == Sender.BOT:
                 replies.append(BotReply(m.text, m.buttons))
-        return replies
+        return replies, answered
 
-    async def transcript(self, channel: Channel, external_id: str) -> tuple[str | None, list[repo.StoredMessage]]:
+    # -- reading ---------------------------------------------------------------------
+    async def transcript(
+        self, channel: Channel, external_id: str, after_id: int = 0
+    ) -> tuple[str | None, list[repo.StoredMessage]]:
         """The open conversation of a channel identity, for restoring a chat window."""
         async with self.db.session() as session:
             customer = await repo.find_customer(session, channel, external_id)
@@ -174,7 +300,125 @@ class ConversationService:
             conversation = await repo.current_conversation(session, customer.id)
             if conversation is None:
                 return None, []
-            return conversation.id, await repo.messages_after(session, conversation.id)
+            return conversation.id, await repo.messages_after(session, conversation.id, after_id)
+
+    async def current_conversation_id(self, channel: Channel, external_id: str) -> str | None:
+        async with self.db.session() as session:
+            customer = await repo.find_customer(session, channel, external_id)
+            if customer is None:
+                return None
+            conversation = await repo.current_conversation(session, customer.id)
+            return None if conversation is None else conversation.id
+
+    async def button(self, channel: Channel, external_id: str, message_id: int, index: int) -> dict[str, str] | None:
+        """A button of a message in this customer's conversations (a channel maps a press back to it)."""
+        async with self.db.session() as session:
+            customer = await repo.find_customer(session, channel, external_id)
+            message = await session.get(repo.Message, message_id)
+            if customer is None or message is None:
+                return None
+            conversation = await session.get(Conversation, message.conversation_id)
+            if conversation is None or conversation.customer_id != customer.id:
+                return None
+            buttons = message.buttons or []
+            return dict(buttons[index]) if 0 <= index < len(buttons) else None
+
+    async def language_of(self, channel: Channel, external_id: str) -> str | None:
+        async with self.db.session() as session:
+            customer = await repo.find_customer(session, channel, external_id)
+            return None if customer is None else customer.language
+
+    # -- one customer across channels ------------------------------------------------
+    async def issue_link(self, channel: Channel, external_id: str, target: Channel) -> IssuedCode:
+        """A one-time code with which ``target`` joins this identity's customer and conversation."""
+        async with self.db.session() as session:
+            customer = await repo.find_or_create_customer(session, channel, external_id)
+            conversation = await repo.current_conversation(session, customer.id)
+            issued = await identities.issue_link_code(session, customer, conversation, target, self.link_ttl_s)
+            await session.commit()
+            return issued
+
+    async def redeem_link(
+        self,
+        code: str,
+        channel: Channel,
+        external_id: str,
+        language: str | None = None,
+        display_name: str | None = None,
+    ) -> str:
+        """Join ``external_id`` to the customer who made ``code``; greet them with where they left off.
+
+        Returns the conversation id; raises :class:`LinkError` for a bad code.
+        """
+        async with self._locks[(channel.value, external_id)], self.db.session() as session:
+            link = await identities.redeem_link_code(session, code, channel, external_id)
+            customer = await session.get(Customer, link.customer_id)
+            assert customer is not None
+            keep = await session.get(Conversation, link.conversation_id) if link.conversation_id else None
+            if keep is not None and keep.status == ConversationStatus.RESOLVED:
+                keep = None
+            kept = await identities.attach_identity(session, customer, channel, external_id, keep)
+            if kept is None:
+                kept = await repo.open_conversation(session, customer, channel)
+            kept.last_channel = channel
+            if display_name and not customer.display_name:
+                customer.display_name = display_name[:200]
+            if not kept.language and language in LANGUAGES:
+                kept.language = language
+            topic = await self._topic(session, kept)
+            lang = kept.language or self.default_language
+            conversation_id = kept.id
+            await session.commit()
+        text = phrase("welcome_back_topic", lang, topic=topic) if topic else phrase("welcome_back", lang)
+        await self.post(conversation_id, channel, [BotReply(text)], effects={"linked": channel.value})
+        return conversation_id
+
+    async def identify(self, channel: Channel, external_id: str, user_key: str, display_name: str | None) -> str:
+        """A verified user id from the host site: every identity presenting it joins one customer."""
+        async with self._locks[(channel.value, external_id)], self.db.session() as session:
+            session_customer = await repo.find_or_create_customer(session, channel, external_id)
+            user_customer = await repo.find_customer(session, channel, user_key)
+            if user_customer is None:
+                await identities.attach_identity(session, session_customer, channel, user_key, None)
+                target = session_customer
+            elif user_customer.id != session_customer.id:
+                await identities.merge_customers(session, session_customer, user_customer, None)
+                target = user_customer
+            else:
+                target = user_customer
+            if display_name:
+                target.display_name = display_name[:200]
+            await session.commit()
+            return target.id
+
+    async def set_language(self, channel: Channel, external_id: str, lang: str) -> None:
+        """The customer chose a language: it decides fa/ar and is the default when text gives no clue."""
+        async with self.db.session() as session:
+            customer = await repo.find_or_create_customer(session, channel, external_id)
+            customer.language = lang
+            conversation = await repo.current_conversation(session, customer.id)
+            if conversation is not None:
+                conversation.language = lang
+            await session.commit()
+
+    async def _topic(self, session: AsyncSession, conversation: Conversation) -> str | None:
+        """What the customer was asking about: the last article answered, else their last question."""
+        messages = await repo.messages_after(session, conversation.id)
+        lang = conversation.language or self.default_language
+        for message in reversed(messages):
+            kb = (message.payload or {}).get("kb") if message.sender == Sender.BOT else None
+            if isinstance(kb, dict) and kb.get("answered"):
+                key = str(kb["answered"])
+                title = self.article_title(key, lang) if self.article_title else None
+                if title is None:
+                    title = next((c["title"] for c in kb.get("candidates", []) if c.get("key") == key), None)
+                if title:
+                    return str(title)
+        for message in reversed(messages):
+            if message.sender == Sender.CUSTOMER and not (message.payload or {}).get("attachment"):
+                text = message.text.strip()
+                return text if len(text) <= 80 else text[:79] + "…"
+        return None
 
 
 def _parse_rasa_output(raw: list[dict[str, Any]]) -> tuple[list[BotReply], dict[str, Any]]:

@@ -49,6 +49,21 @@ class Settings(BaseSettings):
 
     editor_api_key: str = Field(default="", description="X-API-Key for the editor API; empty disables it")
 
+    # scale-out: several app workers share live events through Redis
+    redis_url: str = Field(default="", description="redis://host:6379/0; empty: one worker, in-process events")
+
+    # website widget
+    widget_identity_secret: str = Field(default="", description="HMAC-SHA256 key for signed user ids")
+    widget_allowed_origins: str = Field(default="*", description="Comma-separated origins that may embed the widget")
+    link_code_ttl_s: int = Field(default=600, description="How long a cross-channel link code is valid")
+
+    # Telegram (these names are a contract)
+    telegram_bot_token: str = Field(default="")
+    telegram_webhook_secret: str = Field(default="", description="Checked against X-Telegram-Bot-Api-Secret-Token")
+    telegram_webhook_url: str = Field(default="", description="Public URL of /telegram/webhook; empty: polling")
+    telegram_api_base_url: str = Field(default="https://api.telegram.org/bot", description="PTB's base_url form")
+    telegram_api_file_url: str = Field(default="", description="PTB's base_file_url; derived from the base URL")
+
     # messages
     max_message_chars: int = Field(default=4000)
     default_language: str = Field(default="en")

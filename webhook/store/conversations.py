@@ -34,6 +34,22 @@ class StoredMessage:
     buttons: list[dict[str, str]]
     created_at: datetime
     client_message_id: str | None = None
+    author: str | None = None
+    payload: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """What a customer's window may see (the payload is for agents and analytics only)."""
+        return {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "sender": self.sender,
+            "channel": self.channel,
+            "text": self.text,
+            "buttons": self.buttons,
+            "created_at": self.created_at.isoformat(),
+            "client_message_id": self.client_message_id,
+            "author": self.author,
+        }
 
     @classmethod
     def of(cls, message: Message) -> StoredMessage:
@@ -49,6 +65,8 @@ class StoredMessage:
             buttons=list(message.buttons or []),
             created_at=created,
             client_message_id=message.client_message_id,
+            author=message.author,
+            payload=message.payload,
         )
 
 
@@ -120,6 +138,8 @@ def add_message(
     buttons: list[dict[str, str]] | None = None,
     payload: dict[str, Any] | None = None,
     client_message_id: str | None = None,
+    author: str | None = None,
+    external_id: str | None = None,
 ) -> Message:
     message = Message(
         conversation_id=conversation.id,
@@ -129,6 +149,10 @@ def add_message(
         buttons=buttons or None,
         payload=payload,
         client_message_id=client_message_id,
+        author=author,
+        external_id=external_id,
+        # Only push channels have an outbox; the web reads the store.
+        delivered_at=None if channel == Channel.TELEGRAM and sender != Sender.CUSTOMER else datetime.now(UTC),
     )
     session.add(message)
     conversation.updated_at = datetime.now(UTC)

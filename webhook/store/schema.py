@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -105,6 +105,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("conversation_id", "client_message_id", name="uq_message_client_id"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_outbox", "channel", "delivered_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -115,6 +116,12 @@ class Message(Base):
     buttons: Mapped[list[Any] | None] = mapped_column()
     payload: Mapped[dict[str, Any] | None] = mapped_column(doc="extra data: the article shown, search scores")
     client_message_id: Mapped[str | None] = mapped_column(String(100))
+    author: Mapped[str | None] = mapped_column(String(200), doc="the name the customer sees (an agent)")
+    external_id: Mapped[str | None] = mapped_column(String(64), doc="the channel's own id (a Telegram message id)")
+    # The outbox: a message for a push channel (Telegram) is stored first, then delivered.
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    delivery_claimed_at: Mapped[datetime | None] = mapped_column()
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
@@ -130,6 +137,36 @@ class HandoffRequest(Base):
     reason: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LinkCode(Base):
+    """A one-time code that joins another channel to a customer's conversation.
+
+    Only the code's SHA-256 is stored: a database leak gives nobody a way in.
+    """
+
+    __tablename__ = "link_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    target: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), doc="the channel that redeems it")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    used_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class TelegramUpdate(Base):
+    """Every Telegram update, stored before it is acknowledged: processed once, never lost."""
+
+    __tablename__ = "telegram_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class ArticleStatus(enum.StrEnum):
