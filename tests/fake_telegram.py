@@ -77,6 +77,7 @@ class Call:
     params: JSON
     time: float
     error_code: int | None = None  # set when the fake answered with an error
+    result: Any = None  # what the fake answered (a sent Message, True, ...) when it succeeded
 
     @property
     def ok(self) -> bool:
@@ -449,9 +450,9 @@ class FakeTelegram:
             return ApiError(failure.error_code, failure.description, parameters)
 
     # -- HTTP -------------------------------------------------------------------------
-    def _record(self, method: str, params: JSON, error_code: int | None = None) -> None:
+    def _record(self, method: str, params: JSON, error_code: int | None = None, result: Any = None) -> None:
         with self._changed:
-            self._calls.append(Call(method, params, time.monotonic(), error_code))
+            self._calls.append(Call(method, params, time.monotonic(), error_code, result))
             self._changed.notify_all()
 
     async def _endpoint(self, request: Request) -> Response:
@@ -477,7 +478,7 @@ class FakeTelegram:
         except ApiError as error:
             self._record(method, params, error.error_code)
             return error.response()
-        self._record(method, params)
+        self._record(method, params, result=result)
         return JSONResponse({"ok": True, "result": result})
 
     async def _download(self, request: Request) -> Response:

@@ -100,7 +100,9 @@ def test_history_is_restored_and_a_second_tab_sees_messages_live(stack):
         # tab B opened before the conversation existed; it still receives it as it happens
         ready_b = hello(tab_b, token)
         assert [m["sender"] for m in ready_b["messages"]] == ["customer", "bot"]
-        tab_a.send(json.dumps({"type": "message", "client_message_id": "a-2", "text": "Yes, thanks", "payload": "/affirm"}))
+        tab_a.send(
+            json.dumps({"type": "message", "client_message_id": "a-2", "text": "Yes, thanks", "payload": "/affirm"})
+        )
         live = receive(tab_b, bot_message)
     texts = [f["message"]["text"] for f in live if f["type"] == "message"]
     assert texts[0] == "Yes, thanks" and "Glad I could help" in texts[-1]

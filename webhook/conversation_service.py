@@ -148,7 +148,9 @@ class ConversationService:
                 if earlier is not None:
                     return await self._resend(session, conversation, earlier.id, inbound, on_stored)
             hint = conversation.language or inbound.language or customer.language or self.default_language
-            lang = detect_language(text, default=hint) if text else hint
+            # A button's label or a command says nothing about the language the customer writes in.
+            written = bool(text) and inbound.payload is None and not text.startswith("/")
+            lang = detect_language(text, default=hint) if written else hint
             lang = lang or self.default_language
             conversation.language = customer.language = lang
             payload = dict(inbound.extra or {})
