@@ -169,7 +169,8 @@ def telegram_api() -> Iterator[Any]:
 def stack(tmp_path_factory: pytest.TempPathFactory, telegram_api) -> Iterator[Stack]:
     """The product as ./run.sh starts it, on free ports and a scratch database.
 
-    Its Telegram bot runs in webhook mode against the fake Bot API server. Its thresholds are fixed (answer >= 0.76 with a 0.01 lead, clarify >= 0.70) rather
+    Its Telegram bot runs in webhook mode against the fake Bot API server. Its
+    thresholds are fixed (answer >= 0.76 with a 0.01 lead, clarify >= 0.70) rather
     than calibrated: these tests are about the dialogue, and need each of the three
     decisions reachable by a clear margin; calibration has tests of its own.
     """

@@ -157,7 +157,7 @@ def test_verified_sessions_of_one_user_share_a_conversation(stack):
     with connect(stack.ws_url) as ws:
         ready = hello(ws, phone, user=user)
     assert ready["type"] == "ready"
-    assert [m["text"] for m in ready["messages"]][0] == "How do I reset my password?"
+    assert ready["messages"][0]["text"] == "How do I reset my password?"
     owners = stack.query(
         "SELECT count(DISTINCT customer_id) FROM channel_identities WHERE external_id IN (?, ?, ?)",
         laptop,
