@@ -405,9 +405,10 @@ class TelegramChannel:
         delay = 1.0
         while True:
             try:
-                updates = await self.bot.do_api_request(
-                    "getUpdates",
-                    api_kwargs={"offset": offset, "timeout": POLL_TIMEOUT_S, "allowed_updates": ALLOWED_UPDATES},
+                updates = await self.bot.get_updates(
+                    offset=offset,
+                    timeout=POLL_TIMEOUT_S,
+                    allowed_updates=ALLOWED_UPDATES,
                     read_timeout=POLL_TIMEOUT_S + 10,
                 )
                 delay = 1.0
@@ -418,9 +419,9 @@ class TelegramChannel:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
                 continue
-            for payload in updates or []:
-                await self.receive(payload)
-                offset = int(payload["update_id"]) + 1
+            for update in updates:
+                await self.receive(update.to_dict())
+                offset = update.update_id + 1
 
     # -- delivering ---------------------------------------------------------------------
     async def _deliver_forever(self) -> None:
