@@ -87,7 +87,9 @@ def test_feedback_buttons_and_history(stack):
 
 def test_the_chat_page_and_the_article_links_are_served(stack):
     page = httpx.get(f"{stack.base_url}/")
-    assert page.status_code == 200 and 'id="composer"' in page.text
+    assert page.status_code == 200 and "/static/widget.js" in page.text
+    widget = httpx.get(f"{stack.base_url}/static/widget.js")
+    assert widget.status_code == 200 and "javascript" in widget.headers["content-type"]
     article = httpx.get(f"{stack.base_url}/help/return-an-item", params={"lang": "fa"})
     assert article.status_code == 200
     assert TITLES[("return-an-item", "fa")] in article.text and 'dir="rtl"' in article.text
