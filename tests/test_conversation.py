@@ -111,3 +111,31 @@ async def test_empty_and_oversized_messages_are_rejected_before_storing(service,
 async def test_rasa_api_refuses_requests_without_the_token(stack):
     response = httpx.get(f"{stack.rasa_url}/conversations/x/tracker")
     assert response.status_code == 401
+
+
+async def test_a_message_stored_before_a_crash_is_answered_at_the_next_start(service, db, stack):
+    # The process stored the message (and acknowledged it), then died before Rasa answered.
+    dead = ConversationService(db, RasaClient("http://127.0.0.1:9", timeout_s=2))
+    session = _session()
+    with pytest.raises(BotUnavailable) as stored:
+        await dead.handle(InboundMessage(Channel.WEB, session, "how do I reset my password?", client_message_id="c-9"))
+    await dead.rasa.close()
+    # an old unanswered message is left alone; the recent one is answered once
+    assert await service.answer_unanswered(max_age_s=600) == 1
+    assert await service.answer_unanswered(max_age_s=600) == 0
+    messages = await _messages(db, stored.value.conversation_id)
+    assert [m.sender for m in messages] == ["customer", "bot"]
+    assert messages[1].text.startswith("I forgot my password")
+
+
+async def test_a_pressed_button_is_replayed_with_its_payload(service, db):
+    session = _session()
+    first = await service.handle(InboundMessage(Channel.WEB, session, "how long does express delivery take?"))
+    dead = ConversationService(db, RasaClient("http://127.0.0.1:9", timeout_s=2))
+    with pytest.raises(BotUnavailable):
+        await dead.handle(InboundMessage(Channel.WEB, session, "Yes, thanks", payload="/affirm"))
+    await dead.rasa.close()
+    assert await service.answer_unanswered() == 1
+    messages = await _messages(db, first.conversation_id)
+    assert messages[-2].payload == {"button": "/affirm"}
+    assert messages[-1].text.startswith("Glad I could help")

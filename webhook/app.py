@@ -25,6 +25,7 @@ from knowledge_base.calibration import load_thresholds
 from knowledge_base.embeddings import Embedder
 from knowledge_base.search import KnowledgeBase, Thresholds
 from webhook.action_endpoint import action_router, build_executor
+from webhook.agent_api import agent_router
 from webhook.article_service import ArticleService
 from webhook.channels.telegram import TelegramChannel, telegram_router
 from webhook.channels.web import web_router
@@ -63,6 +64,18 @@ async def load_knowledge_base(settings: Settings, db: Database, progress: bool =
     rebuilt = await asyncio.to_thread(kb.load, articles, settings.kb_index_dir, progress)
     log.info("knowledge base: %d article translations, index %s", len(articles), "rebuilt" if rebuilt else "loaded")
     return kb
+
+
+async def _answer_unanswered(rasa: RasaClient, conversations: ConversationService) -> None:
+    """Once Rasa is up, answer what was stored but not answered before the last stop."""
+    for _ in range(300):
+        if await rasa.ready():
+            answered = await conversations.answer_unanswered()
+            if answered:
+                log.info("recovery: answered %d message(s) left unanswered by the last run", answered)
+            return
+        await asyncio.sleep(2)
+    log.warning("recovery: Rasa did not come up; unanswered messages stay for the next start")
 
 
 def _templates() -> Jinja2Templates:
@@ -104,9 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.telegram_bot_token:
             app.state.telegram = TelegramChannel(settings, app.state.conversations, db)
             await app.state.telegram.start()
+        recovery = asyncio.create_task(_answer_unanswered(rasa, app.state.conversations), name="recovery")
         try:
             yield
         finally:
+            recovery.cancel()
             if app.state.telegram is not None:
                 await app.state.telegram.stop()
             await app.state.articles.flush()
@@ -134,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telegram_router())
     app.include_router(help_router(templates))
     app.include_router(editor_router())
+    app.include_router(agent_router())
     app.include_router(action_router(build_executor()))
 
     @app.get("/health", tags=["operations"])

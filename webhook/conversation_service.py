@@ -16,6 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -154,6 +155,8 @@ class ConversationService:
             lang = lang or self.default_language
             conversation.language = customer.language = lang
             payload = dict(inbound.extra or {})
+            if inbound.payload:
+                payload["button"] = inbound.payload  # what Rasa was given: a replay gives it again
             if inbound.attachment:
                 payload["attachment"] = inbound.attachment
             message = repo.add_message(
@@ -208,6 +211,34 @@ class ConversationService:
         # Stored, but the process stopped before the bot answered: answer now.
         outcome = await self._bot_turn(conversation_id, message_id, inbound, inbound.text.strip(), lang)
         return Outcome(conversation_id, message_id, lang, outcome.replies, duplicate=True)
+
+    async def answer_unanswered(self, max_age_s: float = 600.0) -> int:
+        """Answer messages stored but never answered (the process stopped in between); returns how many.
+
+        Run at start-up, once Rasa is ready. Older messages are left alone: an answer
+        that late would confuse more than help, and an agent sees them anyway.
+        """
+        since = datetime.now(UTC) - timedelta(seconds=max_age_s)
+        async with self.db.session() as session:
+            owed = await repo.unanswered_messages(session, since)
+            languages = {m.conversation_id: (await session.get(Conversation, m.conversation_id)) for m in owed}
+            langs = {cid: (c.language if c else None) or self.default_language for cid, c in languages.items()}
+        answered = 0
+        for message in owed:
+            if (message.payload or {}).get("attachment"):
+                continue
+            inbound = InboundMessage(
+                Channel(message.channel), "", message.text, payload=(message.payload or {}).get("button")
+            )
+            try:
+                await self._bot_turn(
+                    message.conversation_id, message.id, inbound, message.text, langs[message.conversation_id]
+                )
+                answered += 1
+            except BotUnavailable:
+                log.warning("recovery: Rasa is still unavailable; %d message(s) stay unanswered", len(owed) - answered)
+                break
+        return answered
 
     async def _bot_turn(
         self, conversation_id: str, message_id: int, inbound: InboundMessage, text: str, lang: str

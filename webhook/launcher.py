@@ -79,10 +79,18 @@ def run(settings: Settings) -> int:
     supervisor = Supervisor(services(settings))
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
 
+    if not settings.telegram_bot_token:
+        telegram = "off (set TELEGRAM_BOT_TOKEN)"
+    elif settings.telegram_webhook_url:
+        telegram = f"webhook {settings.telegram_webhook_url}"
+    else:
+        telegram = "polling"
+
     def ready() -> None:
         supervisor.say(
             "\n  Larkspur support is running\n"
-            f"    chat          {base}/\n"
+            f"    chat          {base}/  (widget: {base}/static/widget.js)\n"
+            f"    telegram      {telegram}\n"
             f"    help centre   {base}/help\n"
             f"    API docs      {base}/docs\n"
             f"    Rasa          http://127.0.0.1:{settings.rasa_port}\n"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -157,6 +157,28 @@ def add_message(
     session.add(message)
     conversation.updated_at = datetime.now(UTC)
     return message
+
+
+async def unanswered_messages(session: AsyncSession, since: datetime) -> list[StoredMessage]:
+    """Customer messages since ``since`` that are the last word of a bot-handled conversation.
+
+    After a crash between storing a message and storing the bot's reply, these are
+    the messages still owed an answer.
+    """
+    recent = (
+        select(Message.conversation_id, func.max(Message.id).label("last_id"))
+        .where(Message.created_at >= since)
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    rows = await session.scalars(
+        select(Message)
+        .join(recent, Message.id == recent.c.last_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.sender == Sender.CUSTOMER, Conversation.status == ConversationStatus.BOT)
+        .order_by(Message.id)
+    )
+    return [StoredMessage.of(m) for m in rows]
 
 
 async def messages_after(session: AsyncSession, conversation_id: str, after_id: int = 0) -> list[StoredMessage]:
