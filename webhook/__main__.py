@@ -1,4 +1,4 @@
-"""Command line: ``python -m webhook run|migrate|import-articles``."""
+"""Command line: ``python -m webhook run|migrate|prepare|calibrate|import-articles|create-user``."""
 
 from __future__ import annotations
 
@@ -96,6 +96,71 @@ def _calibrate(questions: Path | None) -> int:
     return 0
 
 
+def _read_password() -> str | None:
+    """The password when --password is not given: asked twice on a terminal, else stdin's first line."""
+    if sys.stdin is None:
+        return None
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat it: ") != first:
+            raise SystemExit("error: the two passwords differ")  # status 1
+        return first
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n") or None
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    """Add a console user (or, with --update, change one); errors go to stderr with status 1."""
+    from webhook.store import users as user_store
+    from webhook.store.database import Database, migrate
+
+    password = args.password if args.password is not None else _read_password()
+    if not password:
+        print("error: no password: give --password or one line on standard input", file=sys.stderr)
+        return 1
+    try:
+        user_store.check_username(args.username)
+        user_store.check_password_strength(password)
+    except user_store.UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    settings = get_settings()
+    migrate(settings.database_url)
+
+    async def go() -> str:
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                existing = await user_store.find_user(session, args.username) if args.update else None
+                if existing is not None:
+                    user = await user_store.update_user(
+                        session,
+                        existing.username,
+                        password=password,
+                        role=args.role,
+                        display_name=args.display_name,
+                        is_active=True,
+                    )
+                    verb = "updated"
+                else:
+                    user = await user_store.create_user(session, args.username, password, args.role, args.display_name)
+                    verb = "created"
+                await session.commit()
+                return f"{verb} {user.role.value} {user.username!r} (shown to customers as {user.display_name!r})"
+        finally:
+            await db.dispose()
+
+    try:
+        print(asyncio.run(go()))
+    except user_store.UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m webhook")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +171,21 @@ def main(argv: list[str] | None = None) -> int:
     cal.add_argument("--questions", type=Path, help="JSONL: text, expected (article key or null), lang")
     imp = sub.add_parser("import-articles", help="import a folder of Markdown articles")
     imp.add_argument("folder", type=Path)
+    user = sub.add_parser(
+        "create-user",
+        help="add a user of the agent console",
+        description="Add a user of the agent console. Without --password, the password is read from "
+        "standard input (its first line), or asked for on a terminal.",
+    )
+    user.add_argument("--username", required=True, help="1-64 characters: letters, digits, '_', '.', '-'")
+    user.add_argument("--role", required=True, choices=["agent", "editor", "admin"])
+    user.add_argument("--password", help="at least 8 characters (visible to other local users: prefer stdin)")
+    user.add_argument("--display-name", help="the name customers see (default: the username)")
+    user.add_argument(
+        "--update",
+        action="store_true",
+        help="if the user exists, set its password, role (and display name) instead, and end its sign-ins",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "run":
@@ -121,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         return _prepare()
     if args.command == "calibrate":
         return _calibrate(args.questions)
+    if args.command == "create-user":
+        return _create_user(args)
     return _import_articles(args.folder)
 
 

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
 
     editor_api_key: str = Field(default="", description="X-API-Key for the editor API; empty disables it")
 
+    # agent console
+    agent_token_ttl_s: int = Field(default=12 * 3600, gt=0, description="How long a console sign-in lasts")
+
     # scale-out: several app workers share live events through Redis
     redis_url: str = Field(default="", description="redis://host:6379/0; empty: one worker, in-process events")
 

@@ -1,6 +1,6 @@
 """The domain model's tables, after Chatwoot's: contacts (customers), their
-channel identities, conversations, messages; plus help-centre articles and the
-handoff requests the bot records."""
+channel identities, conversations, messages; plus help-centre articles, the
+handoff requests the bot records, and the console's users and their tokens."""
 
 from __future__ import annotations
 
@@ -9,7 +9,21 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -216,3 +230,49 @@ class ArticleVersion(Base):
     author: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(String(200), doc="what made this version: edit, rollback to 3, import")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Role(enum.StrEnum):
+    """What a console user may do: agents answer customers, editors also edit the help centre."""
+
+    AGENT = "agent"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
+class User(Base):
+    """A person who signs in to the agent console.
+
+    Usernames are unique regardless of case (``Alice`` cannot impersonate ``alice``);
+    only a password hash is stored (Argon2id, self-describing, so its cost can change).
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200), doc="the name customers see")
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+# Unique regardless of case; logins look the name up through the same expression.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
+
+
+class AgentToken(Base):
+    """A console session: a bearer token (or the same token in the browser's cookie).
+
+    Only the token's SHA-256 is stored, so a database leak signs nobody in.
+    """
+
+    __tablename__ = "agent_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()

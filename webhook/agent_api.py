@@ -1,0 +1,99 @@
+"""The agent console's sign-in API: log in, log out, who am I.
+
+Users are made with ``python -m webhook create-user``; there is no sign-up. A wrong
+password and an unknown username get the very same answer, after the same amount of
+hashing work, so the API does not tell which usernames exist.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from webhook.auth import (
+    clear_session_cookie,
+    current_user,
+    database_of,
+    presented_token,
+    set_session_cookie,
+    settings_of,
+)
+from webhook.store import users as user_store
+from webhook.store.schema import User
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=user_store.MAX_PASSWORD_CHARS)
+
+
+class UserOut(BaseModel):
+    username: str
+    display_name: str = Field(description="the name customers see on the agent's messages")
+    role: Literal["agent", "editor", "admin"]
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(username=user.username, display_name=user.display_name, role=user.role.value)
+
+
+class LoginOut(BaseModel):
+    token: str = Field(description="send as Authorization: Bearer <token>; also set as the larkspur_agent cookie")
+    expires_at: datetime
+    user: UserOut
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str | None = None
+
+
+INVALID_CREDENTIALS = {"error": "invalid_credentials", "detail": "wrong username or password"}
+
+
+def agent_router() -> APIRouter:
+    router = APIRouter(prefix="/api/agent", tags=["agent"])
+
+    @router.post(
+        "/login",
+        response_model=LoginOut,
+        responses={401: {"model": ErrorOut, "description": "wrong username or password, or the user is inactive"}},
+    )
+    async def login(body: LoginIn, request: Request, response: Response) -> LoginOut | JSONResponse:
+        """Sign in with a username and password: a bearer token, also set as an HttpOnly cookie."""
+        ttl_s = settings_of(request).agent_token_ttl_s
+        async with database_of(request).session() as session:
+            user = await user_store.authenticate(session, body.username, body.password)
+            if user is None:
+                return JSONResponse(INVALID_CREDENTIALS, status.HTTP_401_UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
+            issued = await user_store.issue_token(session, user, ttl_s)
+            await user_store.touch_login(session, user)
+            await session.commit()
+        set_session_cookie(request, response, issued.token, ttl_s)
+        return LoginOut(token=issued.token, expires_at=issued.expires_at, user=UserOut.of(user))
+
+    @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+    async def logout(request: Request, token: str | None = Depends(presented_token)) -> Response:
+        """End this sign-in: the token stops working and the cookie is cleared.
+
+        Always 204, even without a valid token, so a browser whose session already
+        ended can still clear its cookie.
+        """
+        if token is not None:
+            async with database_of(request).session() as session:
+                await user_store.revoke_token(session, token)
+                await session.commit()
+        response = Response(status_code=status.HTTP_204_NO_CONTENT)
+        clear_session_cookie(response)
+        return response
+
+    @router.get("/me", response_model=UserOut, responses={401: {"model": ErrorOut}})
+    async def me(user: User = Depends(current_user)) -> UserOut:
+        """The signed-in user."""
+        return UserOut.of(user)
+
+    return router
