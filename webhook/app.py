@@ -26,13 +26,19 @@ from knowledge_base.embeddings import Embedder
 from knowledge_base.search import KnowledgeBase, Thresholds
 from webhook.action_endpoint import action_router, build_executor
 from webhook.agent_api import agent_router
+from webhook.agent_console import agent_console_router
+from webhook.agent_conversations_api import agent_conversations_router, agent_socket
+from webhook.agent_service import AgentService
 from webhook.article_service import ArticleService
+from webhook.business_hours import BusinessHours
 from webhook.channels.telegram import TelegramChannel, telegram_router
 from webhook.channels.web import web_router
 from webhook.conversation_service import ConversationService
 from webhook.editor_api import editor_router
 from webhook.events import create_bus
+from webhook.handoff import Desk, HandoffRules
 from webhook.help_pages import help_router
+from webhook.metrics_api import metrics_router
 from webhook.rasa_client import RasaClient
 from webhook.settings import Settings, get_settings
 from webhook.store import articles as article_store
@@ -111,7 +117,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bus=bus,
             article_title=lambda key, lang: getattr(kb.article(key, lang), "title", None),
             link_ttl_s=settings.link_code_ttl_s,
+            rules=HandoffRules(
+                settings.handoff_after_declines,
+                settings.handoff_after_not_helpful,
+                settings.handoff_frustration_threshold,
+            ),
+            desk=Desk(
+                BusinessHours(settings.business_hours, settings.business_timezone), settings.agent_online_window_s
+            ),
+            csat_enabled=settings.csat_enabled,
+            csat_questions={
+                "en": settings.csat_question_en,
+                "fa": settings.csat_question_fa,
+                "ar": settings.csat_question_ar,
+            },
+            deflection_window_h=settings.deflection_window_h,
         )
+        app.state.agents = AgentService(app.state.conversations, settings.agent_online_window_s)
         app.state.articles = ArticleService(db, kb, settings.kb_index_dir)
         app.state.telegram = None
         if settings.telegram_bot_token:
@@ -150,6 +172,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(help_router(templates))
     app.include_router(editor_router())
     app.include_router(agent_router())
+    app.include_router(agent_conversations_router())
+    app.add_api_websocket_route("/ws/agent", agent_socket)
+    app.include_router(metrics_router(templates))
+    app.include_router(agent_console_router(templates))
     app.include_router(action_router(build_executor()))
 
     @app.get("/health", tags=["operations"])

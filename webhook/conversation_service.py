@@ -22,15 +22,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.text import LANGUAGES, detect_language
-from webhook.events import MESSAGES_TOPIC, EventBus, LocalBus, conversation_topic
+from webhook.business_hours import BusinessHours
+from webhook.events import AGENTS_TOPIC, MESSAGES_TOPIC, EventBus, LocalBus, conversation_topic
+from webhook.handoff import Desk, HandoffRules, frustration_trigger, rule_trigger
 from webhook.phrases import attachment_name, phrase
 from webhook.rasa_client import RasaClient, RasaUnavailable
+from webhook.store import agents as agents_repo
 from webhook.store import conversations as repo
-from webhook.store import identities
+from webhook.store import feedback, identities
 from webhook.store.database import Database
 from webhook.store.identities import IssuedCode
 from webhook.store.identities import LinkError as LinkError  # raised by redeem_link
-from webhook.store.schema import Channel, Conversation, ConversationStatus, Customer, Sender
+from webhook.store.schema import Channel, Conversation, ConversationStatus, Customer, Sender, User
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,11 @@ class ConversationService:
         bus: EventBus | None = None,
         article_title: Callable[[str, str], str | None] | None = None,
         link_ttl_s: int = 600,
+        rules: HandoffRules | None = None,
+        desk: Desk | None = None,
+        csat_enabled: bool = True,
+        csat_questions: dict[str, str] | None = None,
+        deflection_window_h: float = 24.0,
     ) -> None:
         self.db = db
         self.rasa = rasa
@@ -111,6 +119,11 @@ class ConversationService:
         self.bus: EventBus = bus or LocalBus()
         self.article_title = article_title  # a help article's title in a language, for "you were asking about"
         self.link_ttl_s = link_ttl_s
+        self.rules = rules or HandoffRules()
+        self.desk = desk or Desk(BusinessHours())
+        self.csat_enabled = csat_enabled
+        self.csat_questions = {k: v for k, v in (csat_questions or {}).items() if v}
+        self.deflection_window_h = deflection_window_h
         # One turn at a time per customer identity in this worker, so replies keep their order.
         self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -143,6 +156,9 @@ class ConversationService:
             customer = await repo.find_or_create_customer(session, inbound.channel, inbound.external_id)
             if inbound.display_name and not customer.display_name:
                 customer.display_name = inbound.display_name[:200]
+            answered = await self._csat_answer(session, customer, inbound, text, on_stored)
+            if answered is not None:
+                return answered
             conversation = await repo.open_conversation(session, customer, inbound.channel)
             if inbound.client_message_id:
                 earlier = await repo.find_by_client_id(session, conversation.id, inbound.client_message_id)
@@ -175,8 +191,9 @@ class ConversationService:
         if on_stored is not None:
             await on_stored(Stored(conversation_id, message_id, duplicate=False))
 
-        # 2. While an agent owns the conversation the bot stays silent.
-        if status == ConversationStatus.WITH_AGENT:
+        # 2. While the conversation waits for or is with an agent, the bot stays silent.
+        if status in (ConversationStatus.WAITING_FOR_AGENT, ConversationStatus.WITH_AGENT):
+            await self.bus.publish(AGENTS_TOPIC, {"type": "queue_changed", "conversation_id": conversation_id})
             return Outcome(conversation_id, message_id, lang, [])
         # 3. A file the bot cannot read: say so, and keep it for an agent.
         if inbound.attachment:
@@ -184,6 +201,15 @@ class ConversationService:
             reply = BotReply(phrase("unsupported_attachment", lang, kind=kind))
             await self.post(conversation_id, inbound.channel, [reply], effects={"attachment_reply": True})
             return Outcome(conversation_id, message_id, lang, [reply])
+        # 4. A customer at the end of their tether goes to a person, not another bot answer.
+        if written and not answer:
+            previous_texts = await self._earlier_texts(conversation_id, message_id)
+            frustrated = frustration_trigger(self.rules, text, previous_texts)
+            if frustrated is not None:
+                notice = BotReply(phrase("frustrated", lang))
+                await self.post(conversation_id, inbound.channel, [notice], effects={"frustration": frustrated[1]})
+                replies = await self.hand_off(conversation_id, *frustrated, channel=inbound.channel)
+                return Outcome(conversation_id, message_id, lang, [notice, *replies])
         if answer is not None:
             replies = await answer(lang)
             await self.post(conversation_id, inbound.channel, replies, effects={"command": text.split()[0]})
@@ -265,7 +291,159 @@ class ConversationService:
             replies = [BotReply(phrase("no_reply", lang))]
             effects["error"] = "no_reply"
         await self.post(conversation_id, inbound.channel, replies, effects=effects)
+        replies += await self._apply(conversation_id, effects, inbound.channel, lang)
         return Outcome(conversation_id, message_id, lang, replies)
+
+    async def _apply(
+        self, conversation_id: str, effects: dict[str, Any], channel: Channel, lang: str
+    ) -> list[BotReply]:
+        """What a bot turn means beyond its words: deflections, resolution, handoff."""
+        kb = effects.get("kb") or {}
+        verdict = effects.get("feedback") or {}
+        async with self.db.session() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            assert conversation is not None
+            # "About the same topic": the article answered, or one of those offered to choose from.
+            if kb.get("answered"):
+                topics = {str(kb["answered"])}
+            elif kb.get("decision") == "clarify":
+                topics = {str(c.get("key")) for c in kb.get("candidates", [])[:3]}
+            else:
+                topics = set()
+            await feedback.revert_recontacts(
+                session, conversation.customer_id, conversation_id, topics, self.deflection_window_h
+            )
+            if kb.get("answered"):
+                await feedback.record_answer(session, conversation, str(kb["answered"]), channel, lang)
+            if verdict.get("helpful") is True:
+                await feedback.confirm(session, conversation_id)
+            elif verdict.get("helpful") is False:
+                await feedback.revert(session, conversation_id, "not_helpful")
+            records = [m.payload for m in await repo.messages_after(session, conversation_id) if m.payload]
+            await session.commit()
+        if verdict.get("helpful") is True:
+            return await self.resolve(conversation_id, resolver="bot")
+        if "handoff" in effects:
+            handoff = effects["handoff"]
+            return await self.hand_off(
+                conversation_id, str(handoff.get("reason", "customer_request")), handoff, channel=channel
+            )
+        triggered = rule_trigger(self.rules, records)
+        if triggered is not None:
+            return await self.hand_off(conversation_id, *triggered, channel=channel)
+        return []
+
+    async def hand_off(
+        self, conversation_id: str, reason: str, detail: dict[str, Any] | None = None, channel: Channel | None = None
+    ) -> list[BotReply]:
+        """Queue the conversation for a person and tell the customer where they stand."""
+        async with self.db.session() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None or conversation.status != ConversationStatus.BOT:
+                return []
+            staffed = await self.desk.staffed(session)
+            await agents_repo.enqueue(session, conversation, reason, detail, ticket=not staffed)
+            await feedback.revert(session, conversation_id, "handoff")
+            position = await agents_repo.queue_position(session, conversation)
+            lang = conversation.language or self.default_language
+            await session.commit()
+        await self.rasa.append_events(conversation_id, [{"event": "pause"}])
+        if staffed:
+            notice = BotReply(phrase("queued", lang, position=position))
+        else:
+            notice = BotReply(phrase("offline", lang, hours=self.desk.hours.describe()))
+        await self.post(
+            conversation_id,
+            channel,
+            [notice],
+            sender=Sender.SYSTEM,
+            effects={"handoff_notice": reason, "ticket": not staffed},
+        )
+        await self.bus.publish(AGENTS_TOPIC, {"type": "queue_changed", "new": [conversation_id]})
+        return [notice]
+
+    async def resolve(self, conversation_id: str, resolver: str, agent: User | None = None) -> list[BotReply]:
+        """Close the conversation (the bot's answer helped, or an agent is done) and ask for a rating."""
+        async with self.db.session() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None or conversation.status == ConversationStatus.RESOLVED:
+                return []
+            conversation.status = ConversationStatus.RESOLVED
+            conversation.resolved_at = datetime.now(UTC)
+            conversation.resolved_by = resolver
+            agents_repo.add_event(session, conversation_id, "resolved", agent.username if agent else "bot")
+            lang = conversation.language or self.default_language
+            channel = conversation.last_channel or Channel.WEB
+            asked = None
+            if self.csat_enabled:
+                asked = await feedback.ask_csat(
+                    session, conversation, resolver, agent.id if agent else None, channel, lang
+                )
+            await session.commit()
+        replies: list[BotReply] = []
+        if resolver == "agent":
+            replies.append(BotReply(phrase("resolved", lang)))
+        if asked is not None:
+            question = self.csat_questions.get(lang) or phrase("csat_question", lang)
+            replies.append(BotReply(question, [{"title": str(n), "payload": f"csat:{n}"} for n in range(1, 6)]))
+        if replies:
+            await self.post(conversation_id, channel, replies, effects={"resolved": resolver})
+        await self.bus.publish(AGENTS_TOPIC, {"type": "queue_changed", "conversation_id": conversation_id})
+        return replies
+
+    async def _csat_answer(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        inbound: InboundMessage,
+        text: str,
+        on_stored: OnStored | None,
+    ) -> Outcome | None:
+        """A rating (``csat:N``) or the optional comment after it, for the customer's open CSAT question."""
+        is_rating = bool(inbound.payload and inbound.payload.startswith("csat:"))
+        if not is_rating and (inbound.payload or inbound.attachment or text.startswith("/")):
+            return None
+        pending = await feedback.open_csat(session, customer.id)
+        if pending is None or (not is_rating and not pending.awaiting_comment):
+            return None
+        conversation = await session.get(Conversation, pending.conversation_id)
+        assert conversation is not None
+        lang = pending.language
+        message = repo.add_message(
+            session,
+            conversation,
+            Sender.CUSTOMER,
+            inbound.channel,
+            text,
+            payload={"csat": inbound.payload or "comment"},
+            client_message_id=inbound.client_message_id,
+        )
+        now = datetime.now(UTC)
+        if is_rating:
+            choice = (inbound.payload or "")[5:]
+            if choice.isdigit() and 1 <= int(choice) <= 5 and pending.rating is None:
+                pending.rating, pending.answered_at, pending.awaiting_comment = int(choice), now, True
+                reply = BotReply(
+                    phrase("csat_comment", lang), [{"title": phrase("csat_skip", lang), "payload": "csat:skip"}]
+                )
+            else:  # "skip", or a second press
+                pending.awaiting_comment = False
+                reply = BotReply(phrase("csat_thanks", lang))
+        else:
+            pending.comment, pending.awaiting_comment = text[:4000], False
+            reply = BotReply(phrase("csat_thanks", lang))
+        await session.commit()
+        conversation_id, message_id = conversation.id, message.id
+        await self._publish(conversation_id, [repo.StoredMessage.of(message)])
+        if on_stored is not None:
+            await on_stored(Stored(conversation_id, message_id, duplicate=False))
+        await self.post(conversation_id, inbound.channel, [reply], effects={"csat": "reply"})
+        return Outcome(conversation_id, message_id, lang, [reply])
+
+    async def _earlier_texts(self, conversation_id: str, before_id: int) -> list[str]:
+        async with self.db.session() as session:
+            messages = await repo.messages_after(session, conversation_id)
+        return [m.text for m in messages if m.sender == Sender.CUSTOMER and m.id < before_id][-3:]
 
     async def post(
         self,
@@ -278,7 +456,7 @@ class ConversationService:
     ) -> list[repo.StoredMessage]:
         """Store outgoing messages (on ``channel``, else the one the customer used last) and publish them.
 
-        ``effects`` go with the first message; a ``handoff`` among them is recorded.
+        ``effects`` (the actions' records) go with the first message.
         """
         async with self.db.session() as session:
             conversation = await session.get(Conversation, conversation_id)
@@ -293,9 +471,6 @@ class ConversationService:
                         session, conversation, sender, target, reply.text, reply.buttons, payload, author=author
                     )
                 )
-            if effects and "handoff" in effects:
-                handoff = effects["handoff"]
-                await repo.record_handoff(session, conversation, str(handoff.get("reason", "unknown")), handoff)
             await session.commit()
             stored = [repo.StoredMessage.of(m) for m in added]
         await self._publish(conversation_id, stored)
@@ -330,7 +505,10 @@ class ConversationService:
             customer = await repo.find_customer(session, channel, external_id)
             if customer is None:
                 return None, []
-            conversation = await repo.current_conversation(session, customer.id)
+            # the open conversation, else the one just resolved (its CSAT question may be waiting)
+            conversation = await repo.current_conversation(session, customer.id) or await repo.latest_conversation(
+                session, customer.id, within_h=24
+            )
             if conversation is None:
                 return None, []
             return conversation.id, await repo.messages_after(session, conversation.id, after_id)

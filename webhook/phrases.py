@@ -78,6 +78,64 @@ PHRASES: dict[str, dict[str, str]] = {
     },
 }
 
+PHRASES.update(
+    {
+        "queued": {
+            "en": "A person from our team will join this chat shortly. You are number {position} in the queue.",
+            "fa": "یکی از همکاران ما به‌زودی به این گفتگو می‌پیوندد. شما نفر {position} در صف هستید.",
+            "ar": "سينضم أحد أعضاء فريقنا إلى هذه المحادثة قريبًا. ترتيبك في قائمة الانتظار: {position}.",
+        },
+        "offline": {
+            "en": "Our team isn't available right now (we answer: {hours}). Leave your message here and we'll "
+            "reply in this chat as soon as we're back.",
+            "fa": "همکاران ما الان در دسترس نیستند (ساعات پاسخ‌گویی: {hours}). پیامتان را همین‌جا بگذارید؛ "
+            "به محض بازگشت در همین گفتگو پاسخ می‌دهیم.",
+            "ar": "فريقنا غير متاح حاليًا (أوقات الرد: {hours}). اترك رسالتك هنا وسنرد في هذه المحادثة فور عودتنا.",
+        },
+        "agent_joined": {
+            "en": "{name} has joined the conversation.",
+            "fa": "{name} به گفتگو پیوست.",
+            "ar": "انضم {name} إلى المحادثة.",
+        },
+        "transferred": {
+            "en": "{name} is now helping you.",
+            "fa": "از این پس {name} به شما کمک می‌کند.",
+            "ar": "{name} يساعدك الآن.",
+        },
+        "back_to_bot": {
+            "en": "You're back with the assistant. How else can I help?",
+            "fa": "دوباره با دستیار خودکار در ارتباط هستید. چه کمک دیگری از دستم برمی‌آید؟",
+            "ar": "عدت إلى المساعد الآلي. كيف يمكنني مساعدتك أيضًا؟",
+        },
+        "resolved": {
+            "en": "This conversation is now closed. Thank you for contacting us!",
+            "fa": "این گفتگو بسته شد. از تماس شما سپاسگزاریم!",
+            "ar": "تم إغلاق هذه المحادثة. شكرًا لتواصلك معنا!",
+        },
+        "csat_question": {
+            "en": "How satisfied are you with the help you got? (1 = not at all, 5 = very)",
+            "fa": "چقدر از کمکی که گرفتید راضی هستید؟ (۱ = اصلاً، ۵ = خیلی زیاد)",
+            "ar": "ما مدى رضاك عن المساعدة التي تلقيتها؟ (1 = غير راضٍ إطلاقًا، 5 = راضٍ جدًا)",
+        },
+        "csat_comment": {
+            "en": "Thank you! Would you like to tell us more? Write it here, or press Skip.",
+            "fa": "سپاسگزاریم! اگر توضیحی دارید همین‌جا بنویسید، یا «رد شدن» را بزنید.",
+            "ar": "شكرًا لك! هل تودّ إخبارنا بالمزيد؟ اكتب هنا، أو اضغط «تخطٍّ».",
+        },
+        "csat_skip": {"en": "Skip", "fa": "رد شدن", "ar": "تخطٍّ"},
+        "csat_thanks": {
+            "en": "Thanks for your feedback!",
+            "fa": "از بازخورد شما سپاسگزاریم!",
+            "ar": "شكرًا على ملاحظاتك!",
+        },
+        "frustrated": {
+            "en": "I'm sorry this has been frustrating. Let me bring in a person from our team.",
+            "fa": "متأسفم که این‌قدر آزاردهنده بوده. شما را به یکی از همکارانمان وصل می‌کنم.",
+            "ar": "آسف لأن الأمر كان محبطًا. دعني أحوّلك إلى أحد أعضاء فريقنا.",
+        },
+    }
+)
+
 ATTACHMENT_KINDS: dict[str, dict[str, str]] = {
     "photo": {"en": "photo", "fa": "عکس", "ar": "الصورة"},
     "document": {"en": "file", "fa": "فایل", "ar": "الملف"},

@@ -35,6 +35,19 @@ class RasaClient:
         replies = await self._post("/webhooks/rest/webhook", body)
         return list(replies or [])
 
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> bool:
+        """Add events to a tracker (``pause`` at a handoff, ``resume`` when the bot takes over again).
+
+        Best effort: the conversation's status in our store is what silences the bot; the
+        events keep Rasa's tracker telling the same story.
+        """
+        try:
+            response = await self.http.post(f"/conversations/{sender_id}/tracker/events", json=events)
+            response.raise_for_status()
+        except httpx.HTTPError:
+            return False
+        return True
+
     async def ready(self) -> bool:
         try:
             response = await self.http.get("/status")

@@ -51,6 +51,25 @@ class Settings(BaseSettings):
 
     # agent console
     agent_token_ttl_s: int = Field(default=12 * 3600, gt=0, description="How long a console sign-in lasts")
+    deflection_window_h: float = Field(
+        default=24.0, gt=0, description="How long an answered question must stay quiet to count as deflected"
+    )
+
+    # handoff: each trigger can be switched off with 0
+    handoff_after_declines: int = Field(default=2, ge=0, description="Hand off after N 'nothing found' in a row")
+    handoff_after_not_helpful: int = Field(default=2, ge=0, description="Hand off after N 'this didn't help'")
+    handoff_frustration_threshold: float = Field(default=0.7, ge=0, le=1, description="Frustration score to hand off")
+    business_hours: str = Field(default="", description="e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00'; empty: always")
+    business_timezone: str = Field(default="UTC", description="IANA time zone of BUSINESS_HOURS")
+    agent_online_window_s: float = Field(
+        default=90.0, gt=0, description="An agent's console counts as online this long"
+    )
+
+    # CSAT
+    csat_enabled: bool = Field(default=True)
+    csat_question_en: str = Field(default="", description="Overrides the built-in question")
+    csat_question_fa: str = Field(default="")
+    csat_question_ar: str = Field(default="")
 
     # scale-out: several app workers share live events through Redis
     redis_url: str = Field(default="", description="redis://host:6379/0; empty: one worker, in-process events")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -87,6 +87,19 @@ async def current_conversation(session: AsyncSession, customer_id: str) -> Conve
     )
 
 
+async def latest_conversation(session: AsyncSession, customer_id: str, within_h: float) -> Conversation | None:
+    """The customer's newest conversation if it was active within ``within_h`` hours."""
+    return await session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.customer_id == customer_id,
+            Conversation.updated_at >= datetime.now(UTC) - timedelta(hours=within_h),
+        )
+        .order_by(Conversation.created_at.desc())
+        .limit(1)
+    )
+
+
 async def find_or_create_customer(session: AsyncSession, channel: Channel, external_id: str) -> Customer:
     """The customer behind a channel identity, created on first contact."""
     identity = await session.scalar(
@@ -114,7 +127,9 @@ async def open_conversation(session: AsyncSession, customer: Customer, channel: 
     """The customer's current conversation, or a new one when all are resolved."""
     conversation = await current_conversation(session, customer.id)
     if conversation is None:
-        conversation = Conversation(customer_id=customer.id, status=ConversationStatus.BOT, language=customer.language)
+        conversation = Conversation(
+            customer_id=customer.id, status=ConversationStatus.BOT, language=customer.language, channel=channel
+        )
         session.add(conversation)
     conversation.last_channel = channel
     await session.flush()

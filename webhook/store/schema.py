@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     true,
 )
@@ -108,6 +109,14 @@ class Conversation(Base):
     )
     language: Mapped[str | None] = mapped_column(String(8))
     last_channel: Mapped[Channel | None] = mapped_column(_enum(Channel, "channel"))
+    channel: Mapped[Channel | None] = mapped_column(_enum(Channel, "channel"), doc="where it started")
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    queued_at: Mapped[datetime | None] = mapped_column(doc="handed off: waiting since")
+    ticket: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), doc="left out of hours")
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    first_agent_reply_at: Mapped[datetime | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_by: Mapped[str | None] = mapped_column(String(16), doc="bot, or agent")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -276,3 +285,82 @@ class AgentToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class AgentPresence(Base):
+    """Whether an agent is there to answer: available, and seen by the console recently."""
+
+    __tablename__ = "agent_presence"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AgentNote(Base):
+    """An internal note on a conversation: for agents only, never sent to the customer."""
+
+    __tablename__ = "agent_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationEvent(Base):
+    """What happened to a conversation and who did it: handoff, claim, transfer, release, resolve."""
+
+    __tablename__ = "conversation_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(200), doc="an agent's username, bot or customer")
+    detail: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CsatResponse(Base):
+    """The satisfaction question of one resolved conversation, and the answer if any."""
+
+    __tablename__ = "csat_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True, doc="asked at most once"
+    )
+    resolver: Mapped[str] = mapped_column(String(16), doc="bot, or agent")
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    language: Mapped[str] = mapped_column(String(8))
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None] = mapped_column()
+    comment: Mapped[str | None] = mapped_column(Text)
+    awaiting_comment: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DeflectionStatus(enum.StrEnum):
+    ASSUMED = "assumed"  # the bot answered; nobody complained (yet)
+    CONFIRMED = "confirmed"  # the customer said it helped
+    REVERTED = "reverted"  # a handoff, a "didn't help", or a recontact on the same topic
+
+
+class Deflection(Base):
+    """A ticket the bot resolved without a human, with the articles that did it."""
+
+    __tablename__ = "deflections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), unique=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=DeflectionStatus.ASSUMED)
+    articles: Mapped[list[Any]] = mapped_column(default=list)
+    channel: Mapped[Channel | None] = mapped_column(_enum(Channel, "channel"))
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reverted_reason: Mapped[str | None] = mapped_column(String(32))

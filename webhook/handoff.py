@@ -1,0 +1,79 @@
+"""When the bot steps aside, and whether someone is there to take over.
+
+The triggers read what the bot's turns recorded (the search decisions, the
+customer's feedback) and the customer's own words (the frustration score). Each
+is configurable, and the reason is kept with the handoff request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webhook.business_hours import BusinessHours
+from webhook.frustration import score as frustration_score
+from webhook.store import agents as agents_repo
+
+# A payload key that marks where a stretch with the bot begins again (counts start over there).
+BOUNDARY_KEYS = ("handoff_notice", "released")
+
+
+@dataclass(frozen=True)
+class HandoffRules:
+    after_declines: int = 2  # 0: off
+    after_not_helpful: int = 2  # 0: off
+    frustration_threshold: float = 0.7  # 0: off
+
+
+def since_last_boundary(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The bot's turn records since the conversation last came back to the bot."""
+    for i in range(len(records) - 1, -1, -1):
+        if any(key in records[i] for key in BOUNDARY_KEYS):
+            return records[i + 1 :]
+    return records
+
+
+def rule_trigger(rules: HandoffRules, records: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+    """After a bot turn: N declines in a row, or N answers the customer said did not help."""
+    recent = since_last_boundary(records)
+    if rules.after_declines:
+        streak = 0
+        for record in reversed(recent):
+            decision = (record.get("kb") or {}).get("decision")
+            if decision is None:
+                continue
+            if decision != "decline":
+                break
+            streak += 1
+        if streak >= rules.after_declines:
+            return "repeated_decline", {"declines": streak}
+    if rules.after_not_helpful:
+        unhelpful = sum(1 for r in recent if (r.get("feedback") or {}).get("helpful") is False)
+        if unhelpful >= rules.after_not_helpful:
+            return "not_helpful", {"not_helpful": unhelpful}
+    return None
+
+
+def frustration_trigger(rules: HandoffRules, text: str, earlier: list[str]) -> tuple[str, dict[str, Any]] | None:
+    if not rules.frustration_threshold:
+        return None
+    found = frustration_score(text, earlier)
+    if found.score >= rules.frustration_threshold:
+        return "frustration", {"score": found.score, "signals": found.signals, "explanation": found.explain()}
+    return None
+
+
+@dataclass(frozen=True)
+class Desk:
+    """Business hours plus the agents who are online."""
+
+    hours: BusinessHours
+    online_window_s: float = 90.0
+
+    async def staffed(self, session: AsyncSession, moment: datetime | None = None) -> bool:
+        if not self.hours.is_open(moment or datetime.now(UTC)):
+            return False
+        return await agents_repo.agents_online(session, self.online_window_s) > 0
