@@ -74,6 +74,20 @@ async def current_user(auth: SignedIn = Depends(signed_in)) -> User:
     return auth.user
 
 
+async def user_from_request(request: Request) -> User | None:
+    """The signed-in user of a request (header first, then cookie), or None; never raises.
+
+    For HTML pages, which redirect to the sign-in page rather than answer 401.
+    """
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    token = credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+    token = token or request.cookies.get(COOKIE_NAME) or None
+    if token is None or len(token) > _MAX_TOKEN_CHARS:
+        return None
+    async with database_of(request).session() as session:
+        return await user_store.user_for_token(session, token)
+
+
 def require_role(*roles: Role | str) -> Callable[..., Awaitable[User]]:
     """A dependency that lets only these roles through: 403 for other signed-in users.
 

@@ -1,0 +1,124 @@
+"""The admins' metrics: ``GET /api/metrics`` (JSON) and the ``/metrics`` page with charts.
+
+The figures come from :mod:`webhook.store.metrics`; this module only reads and checks
+the filters. The page is a shell: its script (``static/metrics.js``) fetches the JSON
+with the console's cookie, so the page and the API can never disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from webhook.auth import database_of, require_role, settings_of, user_from_request
+from webhook.store.metrics import compute_metrics
+from webhook.store.schema import Role, User
+
+DEFAULT_DAYS = 30
+# One bounded scan: a page of metrics is about weeks or months, not the whole history at once.
+MAX_DAYS = 366
+LOGIN_URL = "/agent/login?next=/metrics"
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not signed in"},
+    403: {"description": "signed in, but not an admin"},
+    422: {"description": "a filter is not valid: {error: invalid_request, detail: [{field, problem}]}"},
+}
+
+
+def _invalid(field: str, value: str | None, problem: str) -> RequestValidationError:
+    """The error the app's handler turns into 422 {"error": "invalid_request", "detail": [...]}."""
+    return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": problem, "input": value}])
+
+
+def parse_moment(value: str, field: str, *, end: bool) -> datetime:
+    """An ISO date or datetime as an aware UTC datetime (naive means UTC).
+
+    A bare date means the start of that day, or for the end of a range the end of it
+    (the next midnight, as the range is half-open): ``to=2025-05-31`` includes the 31st.
+    """
+    text = value.strip()
+    try:
+        if "T" not in text and " " not in text and len(text) <= 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day, time(), UTC)
+            return moment + timedelta(days=1) if end else moment
+        parsed = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        raise _invalid(field, value, "not an ISO date (2025-05-31) or datetime (2025-05-31T12:00:00Z)") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_range(start: str | None, end: str | None, now: datetime) -> tuple[datetime, datetime]:
+    """The half-open [from, to) of a request: by default the last 30 days up to now."""
+    upper = parse_moment(end, "to", end=True) if end else now
+    try:
+        lower = parse_moment(start, "from", end=False) if start else upper - timedelta(days=DEFAULT_DAYS)
+    except OverflowError:
+        raise _invalid("to", end, "too early a date") from None
+    if lower >= upper:
+        raise _invalid("from", start, "must be before 'to'")
+    if upper - lower > timedelta(days=MAX_DAYS):
+        raise _invalid("from", start, f"the range may span at most {MAX_DAYS} days")
+    return lower, upper
+
+
+def metrics_router(templates: Jinja2Templates) -> APIRouter:
+    router = APIRouter(tags=["metrics"])
+
+    @router.get("/api/metrics", responses=_ERRORS)
+    async def metrics(
+        request: Request,
+        start: str | None = Query(
+            None, alias="from", description="ISO date or datetime (UTC unless it has an offset); default: 30 days ago"
+        ),
+        end: str | None = Query(
+            None, alias="to", description="ISO date (that whole day is included) or datetime (excluded); default: now"
+        ),
+        channel: str | None = Query(None, pattern="^(web|telegram)?$", description="where the conversation started"),
+        lang: str | None = Query(None, pattern="^(en|fa|ar)?$", description="the conversation's language"),
+        _admin: User = Depends(require_role(Role.ADMIN)),
+    ) -> dict[str, Any]:
+        """Deflection, handoffs, CSAT, agents' response times, content gaps and a daily series.
+
+        About the conversations created in [from, to); the definitions are in docs/agents.md ("Metrics").
+        """
+        now = datetime.now(UTC)
+        lower, upper = parse_range(start, end, now)
+        window_h = settings_of(request).deflection_window_h
+        async with database_of(request).session() as session:
+            figures = await compute_metrics(session, lower, upper, channel or None, lang or None, window_h, now)
+        return {
+            "range": {
+                "from": lower.isoformat(),
+                "to": upper.isoformat(),
+                "channel": channel or None,
+                "lang": lang or None,
+                "deflection_window_h": window_h,
+                "generated_at": now.isoformat(),
+            },
+            **figures,
+        }
+
+    @router.get("/metrics", response_class=HTMLResponse, include_in_schema=False)
+    async def page(request: Request) -> Response:
+        """The dashboard: admins only; without a session, off to the sign-in page and back."""
+        user = await user_from_request(request)
+        if user is None:
+            return RedirectResponse(LOGIN_URL, status.HTTP_303_SEE_OTHER)
+        forbidden = user.role != Role.ADMIN
+        response = templates.TemplateResponse(
+            request,
+            "metrics.html",
+            {"user": user, "forbidden": forbidden},
+            status_code=status.HTTP_403_FORBIDDEN if forbidden else status.HTTP_200_OK,
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return router
