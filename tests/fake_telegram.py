@@ -43,13 +43,48 @@ Handler = Callable[[JSON], Any]
 # Form fields PTB sends are all strings; these conversions make recorded params read like the
 # JSON the caller meant (chat_id=42, show_alert=True, reply_markup={...}) whatever the encoding.
 _STRING_FIELDS = frozenset(
-    {"text", "caption", "data", "description", "title", "url", "secret_token", "callback_query_id",
-     "file_id", "inline_message_id", "parse_mode", "action", "language_code", "query", "first_name",
-     "last_name", "name", "emoji", "custom_title", "business_connection_id", "message_effect_id"}
+    {
+        "text",
+        "caption",
+        "data",
+        "description",
+        "title",
+        "url",
+        "secret_token",
+        "callback_query_id",
+        "file_id",
+        "inline_message_id",
+        "parse_mode",
+        "action",
+        "language_code",
+        "query",
+        "first_name",
+        "last_name",
+        "name",
+        "emoji",
+        "custom_title",
+        "business_connection_id",
+        "message_effect_id",
+    }
 )
 _INT_FIELDS = frozenset(
-    {"chat_id", "from_chat_id", "message_id", "user_id", "offset", "limit", "timeout", "reply_to_message_id",
-     "message_thread_id", "cache_time", "max_connections", "duration", "width", "height", "until_date"}
+    {
+        "chat_id",
+        "from_chat_id",
+        "message_id",
+        "user_id",
+        "offset",
+        "limit",
+        "timeout",
+        "reply_to_message_id",
+        "message_thread_id",
+        "cache_time",
+        "max_connections",
+        "duration",
+        "width",
+        "height",
+        "until_date",
+    }
 )
 _INT_RE = re.compile(r"-?\d+")
 MAX_MESSAGE_LENGTH = 4096
@@ -159,8 +194,24 @@ async def _read_params(request: Request) -> JSON:
 
 # What parse_mode=HTML accepts (https://core.telegram.org/bots/api#html-style).
 _HTML_TAGS = frozenset(
-    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "tg-emoji", "code",
-     "pre", "blockquote"}
+    {
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "span",
+        "tg-spoiler",
+        "a",
+        "tg-emoji",
+        "code",
+        "pre",
+        "blockquote",
+    }
 )
 
 
@@ -493,8 +544,13 @@ class FakeTelegram:
 
     # -- chats and messages -----------------------------------------------------------
     def add_chat(
-        self, chat_id: int, chat_type: str = "private", *, title: str | None = None,
-        first_name: str = "Test", username: str | None = None,
+        self,
+        chat_id: int,
+        chat_type: str = "private",
+        *,
+        title: str | None = None,
+        first_name: str = "Test",
+        username: str | None = None,
     ) -> JSON:
         """Register a chat so messages sent to it carry its type; unknown chats are private."""
         chat: JSON = {"id": chat_id, "type": chat_type}
@@ -686,8 +742,9 @@ class FakeTelegram:
         """Long polling: confirm ``offset``, then wait up to ``timeout`` s for at most ``limit`` updates."""
         if self.webhook.get("url"):
             raise ApiError(
-                409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
-                "the webhook first"
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
+                "the webhook first",
             )
         offset, limit = int(params.get("offset") or 0), max(1, min(100, int(params.get("limit") or 100)))
         deadline = time.monotonic() + float(params.get("timeout") or 0)
@@ -736,8 +793,16 @@ class FakeTelegram:
         return user
 
     def _user_message(
-        self, user_id: int, *, chat_id: int | None, chat_type: str | None, first_name: str, username: str | None,
-        language_code: str | None, message_id: int | None, title: str | None = None,
+        self,
+        user_id: int,
+        *,
+        chat_id: int | None,
+        chat_type: str | None,
+        first_name: str,
+        username: str | None,
+        language_code: str | None,
+        message_id: int | None,
+        title: str | None = None,
     ) -> JSON:
         """The envelope of a message a user sends; registers its chat (a None type keeps a known one)."""
         chat_id = user_id if chat_id is None else chat_id
@@ -758,14 +823,27 @@ class FakeTelegram:
         }
 
     def text_update(
-        self, user_id: int, text: str, *, chat_id: int | None = None, chat_type: str = "private",
-        first_name: str = "Test", username: str | None = None, language_code: str | None = "en",
-        message_id: int | None = None, entities: list[JSON] | None = None,
+        self,
+        user_id: int,
+        text: str,
+        *,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        first_name: str = "Test",
+        username: str | None = None,
+        language_code: str | None = "en",
+        message_id: int | None = None,
+        entities: list[JSON] | None = None,
     ) -> JSON:
         """A ``message`` update; a leading '/' gets the ``bot_command`` entity Telegram adds."""
         message = self._user_message(
-            user_id, chat_id=chat_id, chat_type=chat_type, first_name=first_name, username=username,
-            language_code=language_code, message_id=message_id,
+            user_id,
+            chat_id=chat_id,
+            chat_type=chat_type,
+            first_name=first_name,
+            username=username,
+            language_code=language_code,
+            message_id=message_id,
         )
         message["text"] = text
         entities = command_entities(text) if entities is None else entities
@@ -774,14 +852,29 @@ class FakeTelegram:
         return self._update("message", self._store(message))
 
     def group_text_update(
-        self, chat_id: int, user_id: int, text: str, mention: bool = False, *, chat_type: str = "group",
-        title: str = "Test group", first_name: str = "Test", username: str | None = None,
-        language_code: str | None = "en", message_id: int | None = None,
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        mention: bool = False,
+        *,
+        chat_type: str = "group",
+        title: str = "Test group",
+        first_name: str = "Test",
+        username: str | None = None,
+        language_code: str | None = "en",
+        message_id: int | None = None,
     ) -> JSON:
         """A group message; ``mention=True`` prefixes "@<bot username> " with its ``mention`` entity."""
         message = self._user_message(
-            user_id, chat_id=chat_id, chat_type=chat_type, first_name=first_name, username=username,
-            language_code=language_code, message_id=message_id, title=title,
+            user_id,
+            chat_id=chat_id,
+            chat_type=chat_type,
+            first_name=first_name,
+            username=username,
+            language_code=language_code,
+            message_id=message_id,
+            title=title,
         )
         entities = command_entities(text)
         if mention:
@@ -797,13 +890,26 @@ class FakeTelegram:
         return self._update("message", self._store(message))
 
     def edited_update(
-        self, user_id: int, text: str, *, message_id: int, chat_id: int | None = None, chat_type: str = "private",
-        first_name: str = "Test", username: str | None = None, language_code: str | None = "en",
+        self,
+        user_id: int,
+        text: str,
+        *,
+        message_id: int,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        first_name: str = "Test",
+        username: str | None = None,
+        language_code: str | None = "en",
     ) -> JSON:
         """An ``edited_message`` update: the user changed an earlier message's text."""
         message = self._user_message(
-            user_id, chat_id=chat_id, chat_type=chat_type, first_name=first_name, username=username,
-            language_code=language_code, message_id=message_id,
+            user_id,
+            chat_id=chat_id,
+            chat_type=chat_type,
+            first_name=first_name,
+            username=username,
+            language_code=language_code,
+            message_id=message_id,
         )
         message.update(text=text, date=message["date"] - 60, edit_date=message["date"])
         if entities := command_entities(text):
@@ -811,8 +917,15 @@ class FakeTelegram:
         return self._update("edited_message", self._store(message))
 
     def callback_update(
-        self, user_id: int, data: str, *, message_id: int, chat_id: int | None = None,
-        message_text: str | None = None, first_name: str = "Test", username: str | None = None,
+        self,
+        user_id: int,
+        data: str,
+        *,
+        message_id: int,
+        chat_id: int | None = None,
+        message_text: str | None = None,
+        first_name: str = "Test",
+        username: str | None = None,
         language_code: str | None = "en",
     ) -> JSON:
         """A ``callback_query`` update: the user pressed an inline button on the bot's message.
@@ -824,21 +937,26 @@ class FakeTelegram:
         chat_id = user_id if chat_id is None else chat_id
         message = self.message(chat_id, message_id)
         if message is None or message_text is not None:
-            message = self._store({
-                "message_id": message_id,
-                "date": int(time.time()),
-                "chat": self._chat(chat_id),
-                "from": self.sender,
-                "text": message_text if message_text is not None else "...",
-                "reply_markup": {"inline_keyboard": [[{"text": data, "callback_data": data}]]},
-            })
-        return self._update("callback_query", {
-            "id": str(next(self._callback_ids) + 4_000_000_000_000_000_000),
-            "from": self._user(user_id, first_name, username, language_code),
-            "chat_instance": f"{self.bot_id}{abs(chat_id)}",
-            "data": data,
-            "message": dict(message),
-        })
+            message = self._store(
+                {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": self._chat(chat_id),
+                    "from": self.sender,
+                    "text": message_text if message_text is not None else "...",
+                    "reply_markup": {"inline_keyboard": [[{"text": data, "callback_data": data}]]},
+                }
+            )
+        return self._update(
+            "callback_query",
+            {
+                "id": str(next(self._callback_ids) + 4_000_000_000_000_000_000),
+                "from": self._user(user_id, first_name, username, language_code),
+                "chat_instance": f"{self.bot_id}{abs(chat_id)}",
+                "data": data,
+                "message": dict(message),
+            },
+        )
 
     def _add_file(self, prefix: str, content: bytes, file_path: str) -> JSON:
         """Register downloadable bytes; returns the file fields shared by PhotoSize/Document/Voice."""
@@ -849,11 +967,24 @@ class FakeTelegram:
             self._files[file_id] = (info, content)
         return {"file_id": file_id, "file_unique_id": unique_id, "file_size": len(content)}
 
-    def _media_update(self, user_id: int, caption: str | None, chat_id: int | None, first_name: str,
-                      username: str | None, language_code: str | None, **media: Any) -> JSON:
+    def _media_update(
+        self,
+        user_id: int,
+        caption: str | None,
+        chat_id: int | None,
+        first_name: str,
+        username: str | None,
+        language_code: str | None,
+        **media: Any,
+    ) -> JSON:
         message = self._user_message(
-            user_id, chat_id=chat_id, chat_type=None, first_name=first_name, username=username,
-            language_code=language_code, message_id=None,
+            user_id,
+            chat_id=chat_id,
+            chat_type=None,
+            first_name=first_name,
+            username=username,
+            language_code=language_code,
+            message_id=None,
         )
         message.update(media)
         if caption is not None:
@@ -861,8 +992,15 @@ class FakeTelegram:
         return self._update("message", self._store(message))
 
     def photo_update(
-        self, user_id: int, *, caption: str | None = None, chat_id: int | None = None, first_name: str = "Test",
-        username: str | None = None, language_code: str | None = "en", content: bytes = b"\xff\xd8\xff fake jpeg",
+        self,
+        user_id: int,
+        *,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        first_name: str = "Test",
+        username: str | None = None,
+        language_code: str | None = "en",
+        content: bytes = b"\xff\xd8\xff fake jpeg",
     ) -> JSON:
         """A photo message: Telegram sends several sizes, smallest first."""
         sizes = [
@@ -872,9 +1010,17 @@ class FakeTelegram:
         return self._media_update(user_id, caption, chat_id, first_name, username, language_code, photo=sizes)
 
     def document_update(
-        self, user_id: int, *, file_name: str = "invoice.pdf", mime_type: str = "application/pdf",
-        caption: str | None = None, chat_id: int | None = None, first_name: str = "Test",
-        username: str | None = None, language_code: str | None = "en", content: bytes = b"%PDF-1.4 fake",
+        self,
+        user_id: int,
+        *,
+        file_name: str = "invoice.pdf",
+        mime_type: str = "application/pdf",
+        caption: str | None = None,
+        chat_id: int | None = None,
+        first_name: str = "Test",
+        username: str | None = None,
+        language_code: str | None = "en",
+        content: bytes = b"%PDF-1.4 fake",
     ) -> JSON:
         document = {
             **self._add_file("document", content, f"documents/{file_name}"),
@@ -884,8 +1030,15 @@ class FakeTelegram:
         return self._media_update(user_id, caption, chat_id, first_name, username, language_code, document=document)
 
     def voice_update(
-        self, user_id: int, *, duration: int = 3, caption: str | None = None, chat_id: int | None = None,
-        first_name: str = "Test", username: str | None = None, language_code: str | None = "en",
+        self,
+        user_id: int,
+        *,
+        duration: int = 3,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        first_name: str = "Test",
+        username: str | None = None,
+        language_code: str | None = "en",
         content: bytes = b"OggS fake voice",
     ) -> JSON:
         voice = {**self._add_file("voice", content, "voice/file_0.oga"), "duration": duration, "mime_type": "audio/ogg"}

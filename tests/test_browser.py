@@ -189,13 +189,17 @@ def test_embedded_on_another_origin_ask_press_reload_and_unread(page: Page, host
     expect(messages(page, "bot").nth(1)).to_contain_text("Glad I could help", timeout=ANSWER_TIMEOUT)
     expect(yes).to_be_disabled()
     expect(answer.get_by_role("button", name="No")).to_be_disabled()
-    expect(messages(page)).to_have_count(4)
+    # the answer helped: the conversation is resolved and the customer is asked for a rating
+    csat = messages(page, "bot").nth(2)
+    expect(csat).to_contain_text("How satisfied", timeout=ANSWER_TIMEOUT)
+    expect(csat.get_by_role("button")).to_have_count(5)
+    expect(messages(page)).to_have_count(5)
     expect(messages(page, "customer").nth(1)).to_contain_text("Yes, thanks")
     panel(page).screenshot(path=str(ARTIFACTS / "widget-en.png"))
 
     page.reload()
     expect(panel(page)).to_be_visible()  # the open state is remembered
-    expect(messages(page)).to_have_count(4, timeout=30_000)
+    expect(messages(page)).to_have_count(5, timeout=30_000)
     expect(messages(page, "bot").first).to_contain_text(RETURN_TITLE_EN)
     expect(messages(page, "bot").nth(1)).to_contain_text("Glad I could help")
     assert page.evaluate("localStorage.getItem('larkspur.outbox')") is None
@@ -612,8 +616,9 @@ def test_rest_fallback_when_no_websocket_opens(context: BrowserContext, host_sit
     assert len(refused) >= 3 and f"{stack.base_url}/api/chat" in posts
     answer.get_by_role("button", name="Yes, thanks").click()
     expect(messages(page, "bot").nth(1)).to_contain_text("Glad I could help", timeout=ANSWER_TIMEOUT)
+    expect(messages(page, "bot").nth(2)).to_contain_text("How satisfied", timeout=ANSWER_TIMEOUT)
     page.reload()
-    expect(messages(page)).to_have_count(4, timeout=30_000)
+    expect(messages(page)).to_have_count(5, timeout=30_000)
     expect(messages(page, "bot").first).to_contain_text(RETURN_TITLE_EN)
 
 

@@ -94,9 +94,10 @@ async def test_context_carries_between_turns_and_feedback_is_kept(service, db):
     feedback = await service.handle(InboundMessage(Channel.WEB, session, "Yes, thanks", payload="/affirm"))
     assert "Glad I could help" in feedback.replies[0].text
     stored = await _messages(db, feedback.conversation_id)
+    glad = next(m for m in stored if m.text.startswith("Glad I could help"))
     async with db.session() as s:
-        glad = await s.get(Message, stored[-1].id)
-    assert glad.payload == {"feedback": {"article": "shipping-times", "helpful": True}}
+        row = await s.get(Message, glad.id)
+    assert row.payload == {"feedback": {"article": "shipping-times", "helpful": True}}
 
 
 async def test_empty_and_oversized_messages_are_rejected_before_storing(service, db):
@@ -137,5 +138,6 @@ async def test_a_pressed_button_is_replayed_with_its_payload(service, db):
     await dead.rasa.close()
     assert await service.answer_unanswered() == 1
     messages = await _messages(db, first.conversation_id)
-    assert messages[-2].payload == {"button": "/affirm"}
-    assert messages[-1].text.startswith("Glad I could help")
+    pressed = next(i for i, m in enumerate(messages) if m.payload == {"button": "/affirm"})
+    assert messages[pressed].text == "Yes, thanks"
+    assert messages[pressed + 1].text.startswith("Glad I could help")

@@ -80,9 +80,10 @@ def test_feedback_buttons_and_history(stack):
     history = httpx.get(f"{stack.base_url}/api/chat/history", params={"session": session}).json()
     senders = [m["sender"] for m in history["messages"]]
     texts = [m["text"] for m in history["messages"]]
-    assert senders == ["customer", "bot", "customer", "bot"]
+    assert senders == ["customer", "bot", "customer", "bot", "bot"]
     assert texts[2] == "Yes, thanks"
     assert texts[3].startswith("Glad I could help")
+    assert texts[4].startswith("How satisfied")  # resolved by the bot: the CSAT question follows
 
 
 def test_the_chat_page_and_the_article_links_are_served(stack):

@@ -170,7 +170,9 @@ async def test_webhook_set_info_and_delete(fake: FakeTelegram, bot: telegram.Bot
 
     info = await bot.get_webhook_info()
     assert (info.url, info.has_custom_certificate, info.pending_update_count) == (
-        "https://support.example/telegram/webhook", False, 0
+        "https://support.example/telegram/webhook",
+        False,
+        0,
     )
     assert info.allowed_updates == ("message", "callback_query")
 
@@ -189,7 +191,8 @@ async def test_my_commands(fake: FakeTelegram, bot: telegram.Bot) -> None:
     assert await bot.set_my_commands(commands) is True
     assert await bot.set_my_commands([telegram.BotCommand("start", "Recommencer")], language_code="fr") is True
     assert fake.calls("setMyCommands")[0].params["commands"] == [
-        {"command": "start", "description": "Start over"}, {"command": "help", "description": "Get help"}
+        {"command": "start", "description": "Start over"},
+        {"command": "help", "description": "Get help"},
     ]
     assert await bot.get_my_commands() == tuple(commands)
     assert [c.description for c in await bot.get_my_commands(language_code="fr")] == ["Recommencer"]
@@ -263,7 +266,9 @@ def test_text_update_with_command_entity(fake: FakeTelegram, bot: telegram.Bot) 
     assert list(message.parse_entities([MessageEntity.BOT_COMMAND]).values()) == ["/start"]
     assert update.effective_user is not None
     assert (update.effective_user.id, update.effective_user.username, update.effective_user.language_code) == (
-        USER, "ana", "pt"
+        USER,
+        "ana",
+        "pt",
     )
     assert update.effective_user.is_bot is False
     assert update.effective_chat is not None
@@ -400,7 +405,8 @@ async def test_unknown_method_is_not_found(fake: FakeTelegram, bot: telegram.Bot
         await bot.do_api_request("no_such_method", api_kwargs={"x": 1})
     response = httpx.post(f"{fake.base_url}{fake.token}/noSuchMethod")
     assert (response.status_code, response.json()) == (
-        404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        404,
+        {"ok": False, "error_code": 404, "description": "Not Found"},
     )
 
 
@@ -426,9 +432,7 @@ def test_raw_http_encodings_and_error_shapes(fake: FakeTelegram) -> None:
     assert [c.method for c in fake.calls()] == ["sendMessage", "SENDMESSAGE", "sendmessage", "sendMessage"]
     assert json_call.params == form_call.params | {"chat_id": 1, "text": "json"}
     assert query_call.params == {"chat_id": 2, "text": "[not json]"}  # text is never decoded
-    assert multipart_call.params == {
-        "chat_id": 4, "text": "multi", "photo": Upload("a.jpg", "image/jpeg", b"\xff\xd8")
-    }
+    assert multipart_call.params == {"chat_id": 4, "text": "multi", "photo": Upload("a.jpg", "image/jpeg", b"\xff\xd8")}
 
     wrong = httpx.post(f"{fake.base_url}999:WRONG/getMe")
     assert (wrong.status_code, wrong.json()) == (401, {"ok": False, "error_code": 401, "description": "Unauthorized"})

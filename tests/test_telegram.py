@@ -50,6 +50,15 @@ def replies_since(fake: FakeTelegram, chat_id: int, since: int) -> list[Call]:
     return [c for c in fake.calls()[since:] if c.method == "sendMessage" and sent_to(chat_id)(c)]
 
 
+def eventually(check, timeout: float = 30.0) -> None:
+    """Wait for something the product does after its reply went out (e.g. queueing a handoff)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not become true in time")
+        time.sleep(0.2)
+
+
 def post(stack, update: dict, secret: str | None = None) -> httpx.Response:
     headers = {"X-Telegram-Bot-Api-Secret-Token": stack.webhook_secret if secret is None else secret}
     return httpx.post(f"{stack.base_url}/telegram/webhook", json=update, headers=headers, timeout=30)
@@ -168,6 +177,16 @@ def test_commands_help_language_and_human(stack):
     since = fake.mark()
     post(stack, fake.text_update(user, "/human"))
     wait_reply(fake, user, since)
+    eventually(
+        lambda: (
+            stack.query(
+                "SELECT count(*) FROM handoff_requests h JOIN conversations c ON c.id = h.conversation_id "
+                "JOIN channel_identities i ON i.customer_id = c.customer_id WHERE i.external_id = ?",
+                str(user),
+            )
+            == [(1,)]
+        )
+    )
     status = stack.query(
         "SELECT c.status, c.language FROM conversations c JOIN channel_identities i ON i.customer_id = c.customer_id "
         "WHERE i.external_id = ?",

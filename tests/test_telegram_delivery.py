@@ -85,6 +85,11 @@ async def test_an_update_stored_before_a_crash_is_processed_after_the_restart(fa
     await channel.start()
     try:
         await fake.wait_for_async("sendMessage", lambda c: c.ok and c.params["chat_id"] == 503, timeout=90)
+        for _ in range(100):  # marked processed once the whole turn is done
+            async with db.session() as session:
+                if not await outbox.pending_updates(session):
+                    break
+            await asyncio.sleep(0.1)
         async with db.session() as session:
             assert await outbox.pending_updates(session) == []
     finally:

@@ -102,7 +102,10 @@ def agent_conversations_router() -> APIRouter:
 
 
 async def _socket_user(ws: WebSocket) -> User | None:
-    token = ws.query_params.get("token") or ws.cookies.get(COOKIE_NAME)
+    scheme, _, bearer = ws.headers.get("authorization", "").partition(" ")
+    token = (
+        (bearer if scheme.lower() == "bearer" else "") or ws.query_params.get("token") or ws.cookies.get(COOKIE_NAME)
+    )
     if not token:
         return None
     async with ws.app.state.db.session() as session:
