@@ -186,3 +186,24 @@ def test_an_invalid_signature_is_refused_and_never_merged(stack):
     assert stack.query("SELECT count(*) FROM channel_identities WHERE external_id = ?", intruder) == [(0,)]
     with connect(stack.ws_url) as ws:
         assert hello(ws, intruder)["messages"] == []
+
+
+def test_after_a_resolved_conversation_the_next_question_is_answered_on_the_same_socket(stack):
+    token = session()
+    with connect(stack.ws_url) as ws:
+        hello(ws, token)
+        ws.send(json.dumps({"type": "message", "client_message_id": "r-1", "text": "How do I reset my password?"}))
+        receive(ws, bot_message)
+        ws.send(
+            json.dumps({"type": "message", "client_message_id": "r-2", "text": "Yes, thanks", "payload": "/affirm"})
+        )
+        csat = receive(ws, lambda f: bot_message(f) and f["message"]["text"].startswith("How satisfied"))[-1]
+        # the conversation is resolved; a new question opens a new one, followed by this same socket
+        ws.send(json.dumps({"type": "message", "client_message_id": "r-3", "text": "do you ship to Canada?"}))
+        frames = receive(ws, bot_message)
+    ack = next(f for f in frames if f["type"] == "ack")
+    assert frames[-1]["message"]["conversation_id"] != csat["message"]["conversation_id"]
+    assert (
+        frames[-1]["message"]["conversation_id"]
+        == stack.query("SELECT conversation_id FROM messages WHERE id = ?", ack["message_id"])[0][0]
+    )

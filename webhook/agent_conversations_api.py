@@ -176,6 +176,7 @@ async def agent_socket(ws: WebSocket) -> None:
             if frame.get("type") == "follow" and isinstance(frame.get("conversation_id"), str):
                 if followed is not None:
                     followed.close()
+                    followed.put({"type": "switched"})  # wakes the watcher waiting on the old one
                 followed_id = frame["conversation_id"]
                 followed = bus.subscribe(conversation_topic(followed_id))
                 await send({"type": "following", "conversation_id": followed_id})

@@ -131,6 +131,7 @@ class WebChatSocket:
             return
         if self.subscription is not None:
             self.subscription.close()
+            self.subscription.put({"type": "switched"})  # wakes the forwarder waiting on the old one
             self.subscription = None
         self.conversation_id = conversation_id
         if conversation_id is None:
