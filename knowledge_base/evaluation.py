@@ -31,6 +31,7 @@ import json
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,31 +43,54 @@ from knowledge_base.search import KnowledgeBase, Thresholds, decide
 from knowledge_base.text import LANGUAGES, detect_language
 
 
-def load_kb_jsonl(path: Path) -> ArticleSet:
-    """Articles from ``kb.jsonl``; a missing ``lang`` is detected from the text."""
-    articles = ArticleSet()
+def iter_kb_jsonl(path: Path) -> Iterator[tuple[int, Article]]:
+    """Each article of ``kb.jsonl`` with its line number; a missing ``lang`` is detected from the text.
+
+    A malformed line raises ValueError naming the file and the line. This is the one
+    reading of the format: ``eval`` and ``python -m webhook import-articles --kb`` share it.
+    """
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
+        where = f"{path}:{number}"
         try:
             row = json.loads(line)
+            if not isinstance(row, dict):
+                raise TypeError("a JSON object is expected")
             key, title = str(row["id"]), str(row["title"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{number}: not a kb.jsonl article ({exc})") from exc
+            raise ValueError(f"{where}: not a kb.jsonl article ({exc})") from exc
+        if not isinstance(row["id"], str | int) or isinstance(row["id"], bool) or not key.strip():
+            raise ValueError(f"{where}: not a kb.jsonl article (id must be a non-empty string)")
+        if not isinstance(row["title"], str) or not title.strip():
+            raise ValueError(f"{where}: not a kb.jsonl article (title must be a non-empty string)")
+        for name in ("examples", "tags"):
+            if not isinstance(row.get(name) or [], list):
+                raise ValueError(f"{where}: {name} must be a list of strings")
+        if not isinstance(row.get("body") or "", str):
+            raise ValueError(f"{where}: body must be a string")
         examples = tuple(str(e) for e in row.get("examples") or [] if str(e).strip())
         lang = row.get("lang") or detect_language(" ".join([title, *examples]), default="en")
         if lang not in LANGUAGES:
-            raise ValueError(f"{path}:{number}: lang must be one of {LANGUAGES}")
-        articles.add(
+            raise ValueError(f"{where}: lang must be one of {LANGUAGES}")
+        yield (
+            number,
             Article(
                 key=key,
                 lang=lang,
                 title=title,
                 body=str(row.get("body") or ""),
                 questions=examples,
-                tags=tuple(row.get("tags") or ()),
-            )
+                tags=tuple(str(t) for t in row.get("tags") or ()),
+            ),
         )
+
+
+def load_kb_jsonl(path: Path) -> ArticleSet:
+    """Articles from ``kb.jsonl`` (see :func:`iter_kb_jsonl`)."""
+    articles = ArticleSet()
+    for _, article in iter_kb_jsonl(path):
+        articles.add(article)
     return articles
 
 

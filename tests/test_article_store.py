@@ -98,13 +98,13 @@ async def test_import_publishes_new_and_changed_translations_only(db):
     first.add(Article("a", "en", "Title", "Body", ("q1",), ("tag",)))
     first.add(Article("a", "fa", "عنوان", "متن", ()))
     async with db.session() as s:
-        assert await repo.import_articles(s, first) == (2, 0)
+        assert await repo.import_articles(s, first) == repo.ImportCounts(created=2)
         await s.commit()
     second = ArticleSet()
     second.add(Article("a", "en", "Title", "A new body", ("q1",), ("tag",)))
     second.add(Article("a", "fa", "عنوان", "متن", ()))
     async with db.session() as s:
-        assert await repo.import_articles(s, second) == (0, 1)
+        assert await repo.import_articles(s, second) == repo.ImportCounts(updated=1, unchanged=1)
         await s.commit()
         loaded = await repo.published_articles(s)
     assert loaded.by_key["a"]["en"].body == "A new body"

@@ -9,6 +9,7 @@ content as a new version, so history is never rewritten.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -219,13 +220,70 @@ async def published_articles(session: AsyncSession) -> ArticleSet:
     return articles
 
 
-async def import_articles(session: AsyncSession, articles: ArticleSet, author: str = "import") -> tuple[int, int]:
-    """Publish each translation whose content differs from its head; returns (added, updated)."""
-    added = updated = 0
+async def latest_articles(session: AsyncSession) -> list[tuple[Article, str]]:
+    """Every translation at its latest version (drafts and archived ones included), with its status."""
+    records = await session.scalars(select(ArticleRecord).order_by(ArticleRecord.key, ArticleRecord.lang))
+    return [
+        (
+            Article(
+                key=r.key,
+                lang=r.lang,
+                title=r.title,
+                body=r.body,
+                questions=tuple(r.questions or ()),
+                tags=tuple(r.tags or ()),
+                version=r.version,
+            ),
+            str(r.status),
+        )
+        for r in records
+    ]
+
+
+def _same_content(record: ArticleRecord, article: Article) -> bool:
+    head = (record.title, record.body, list(record.questions or []), list(record.tags or []))
+    return head == (article.title, article.body, list(article.questions), list(article.tags))
+
+
+@dataclass
+class ImportCounts:
+    """What an import did, per translation."""
+
+    created: int = 0  # a new translation
+    updated: int = 0  # a new version of an existing one
+    published: int = 0  # content unchanged, but its draft was made live
+    unchanged: int = 0
+
+    def summary(self) -> str:
+        text = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+        return text + (f", {self.published} unchanged drafts published" if self.published else "")
+
+
+async def import_articles(
+    session: AsyncSession,
+    articles: ArticleSet,
+    author: str = "import",
+    *,
+    publish: bool = True,
+    note: str = "import",
+) -> ImportCounts:
+    """Write a new version of each translation whose content differs from its head.
+
+    With ``publish`` the new versions go live, and so does an unchanged draft (so an
+    import with ``publish=False`` followed by one with ``publish=True`` publishes);
+    an archived translation with unchanged content stays archived. Nothing is committed here.
+    """
+    counts = ImportCounts()
     for article in articles:
         record = await get(session, article.key, article.lang)
-        fields = (article.title, article.body, list(article.questions), list(article.tags))
-        if record is not None and (record.title, record.body, record.questions, record.tags) == fields:
+        if record is not None and _same_content(record, article):
+            if publish and record.status == ArticleStatus.DRAFT:
+                record.published_version = record.version
+                record.status = ArticleStatus.PUBLISHED
+                record.author = author
+                counts.published += 1
+            else:
+                counts.unchanged += 1
             continue
         _, created = await save(
             session,
@@ -236,9 +294,10 @@ async def import_articles(session: AsyncSession, articles: ArticleSet, author: s
             questions=article.questions,
             tags=article.tags,
             author=author,
-            publish=True,
-            note="import",
+            publish=publish,
+            note=note,
         )
-        added += created
-        updated += not created
-    return added, updated
+        counts.created += created
+        counts.updated += not created
+    await session.flush()
+    return counts
