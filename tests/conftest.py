@@ -85,6 +85,37 @@ def demo_kb(embedder, demo_articles, calibration_file):
     return kb
 
 
+# -- the browser ----------------------------------------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through sync Playwright, one per test module.
+
+    Module scope is deliberate: sync Playwright runs its own event loop, which clashes
+    with pytest-asyncio's session loop if it outlives the module that uses it.
+    """
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is missing: ./test.sh installs it (apt-get install chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
 # -- databases --------------------------------------------------------------------
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 

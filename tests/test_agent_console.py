@@ -17,17 +17,15 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.conftest import ARTIFACTS, ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.browser
 ANSWER_TIMEOUT = 60_000
 LIVE_TIMEOUT = 30_000
@@ -62,26 +60,6 @@ EDITOR = Person(f"ed-{_SUFFIX}", "Ed", "editor", "editors write articles")
 
 
 # -- fixtures ----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian chromium is missing: ./test.sh installs it (apt-get install chromium)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
 @pytest.fixture(scope="module")
 def users(stack) -> Iterator[dict[str, Person]]:
     """The console's users, made by the operator's command (the password on standard input).
