@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.conftest import ARTIFACTS, ROOT
+from tests.widget_page import ask, messages
 
 pytestmark = pytest.mark.browser
 ANSWER_TIMEOUT = 60_000
@@ -126,19 +127,6 @@ def open_widget(browser: Browser, contexts: list[BrowserContext], stack, lang: s
     page.goto(stack.base_url + "/")
     expect(page.locator("#larkspur-widget [role=dialog]")).to_be_visible()
     return page
-
-
-def composer(page: Page) -> Locator:
-    return page.locator("#larkspur-widget input.text")
-
-
-def messages(page: Page, kind: str = "") -> Locator:
-    return page.locator(f"#larkspur-widget .msg{'.' + kind if kind else ''}")
-
-
-def ask(page: Page, text: str) -> None:
-    composer(page).fill(text)
-    composer(page).press("Enter")
 
 
 def wait_for_value(read, timeout: float = 30, what: str = "a value"):  # type: ignore[no-untyped-def]

@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 
 from tests.conftest import ARTIFACTS, free_port
+from tests.widget_page import ask, composer, launcher, messages, panel
 
 pytestmark = pytest.mark.browser
 ANSWER_TIMEOUT = 60_000
@@ -97,27 +98,6 @@ def page(context: BrowserContext) -> Page:
 
 
 # -- helpers ----------------------------------------------------------------------------
-def launcher(page: Page) -> Locator:
-    return page.locator("#larkspur-widget button.launcher")
-
-
-def panel(page: Page) -> Locator:
-    return page.locator("#larkspur-widget [role=dialog]")
-
-
-def composer(page: Page) -> Locator:
-    return page.locator("#larkspur-widget input.text")
-
-
-def messages(page: Page, kind: str = "") -> Locator:
-    return page.locator(f"#larkspur-widget .msg{'.' + kind if kind else ''}")
-
-
-def ask(page: Page, text: str) -> None:
-    composer(page).fill(text)
-    composer(page).press("Enter")
-
-
 def shadow_active_class(page: Page) -> str:
     return page.evaluate(f"() => ({SHADOW}.activeElement || {{}}).className || ''")
 
