@@ -30,14 +30,17 @@ def key_problem(key: str) -> str | None:
     """Why ``key`` cannot be an article key, or None when it can.
 
     A key is a folder name on export (``<key>/<lang>.md``), so it must be one safe
-    path component: no separators, no ``..``, no leading dot, no control characters.
+    path component: no separators, no ``..``, no leading dot, no control characters;
+    and it is a URL path segment in the editor API, so it holds no spaces either.
+    Letters of either case and punctuation such as ``?`` are allowed: the
+    evaluation sets' ids use them (``Refund_not_showing_up``, ``reverted_card_payment?``).
     """
     if not key:
         return "is empty"
     if len(key) > KEY_MAX_LENGTH:
         return f"is longer than {KEY_MAX_LENGTH} characters"
-    if key != key.strip():
-        return "has leading or trailing spaces"
+    if any(ch.isspace() for ch in key):
+        return "must not contain spaces"
     if "/" in key or "\\" in key or ".." in key or key.startswith("."):
         return "must not contain '/', '\\' or '..', nor start with '.'"
     if any(unicodedata.category(ch) == "Cc" for ch in key):

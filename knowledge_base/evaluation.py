@@ -4,25 +4,23 @@ The format is ``shared/eval/FORMAT.md``: ``kb.jsonl`` (``id``, ``title``,
 ``examples``, optional ``body`` and ``lang``) and question files (``text``,
 ``expected`` or null, ``lang``, optional ``variety``).
 
-Calibration rule (``calibrate``), applied to the validation questions: the
-thresholds (decline below ``clarify``; answer at or above ``answer`` with a lead
-of at least ``margin``; clarify in between) that maximise the mean utility of the
-decisions, where
+Calibration rule (``calibrate``), applied to the validation questions:
 
-| decision | answerable question | out-of-scope question |
-|---|---|---|
-| answer | +1 if the right article, −2 if not | −2 |
-| clarify | +0.5 if the right article is among the three shown, else 0 | −0.5 |
-| decline | 0 | +1 |
+1. **Decline** below ``clarify``: the lowest threshold that declines at least
+   ``TARGET_OOS_RECALL`` (95 %) of the out-of-scope questions, raised to the next
+   answerable question's score (declining more out-of-scope questions for free).
+   A set with no out-of-scope questions cannot tell where to decline: the
+   threshold is then the 2nd percentile of its questions' best scores (at most 2 %
+   of answerable questions declined).
+2. **Answer** at or above ``answer`` with a lead of at least ``margin`` over the
+   runner-up: of the settings whose answers are right at least
+   ``TARGET_PRECISION`` (95 %) of the time (counting an answer to an out-of-scope
+   question as wrong), the one that answers the most answerable questions
+   rightly. If no setting is that precise, the most precise one.
+3. **Clarify** (offer the top three) in between.
 
-A wrong answer costs twice what a right one earns, a clarification that holds the
-right article is worth half an answer (one more click), and declining an
-answerable question earns nothing (the customer is offered a person). When the set
-has both kinds of question, each kind's mean counts half, so their proportions in
-the set do not matter. A set with no out-of-scope questions cannot tell where to
-decline: the decline threshold is then the 2nd percentile of the best scores of its
-questions (at most 2 % of answerable questions declined) and only the other two
-thresholds are searched.
+So the bot declines what it should decline at a stated rate, answers as much as it
+can while at most one answer in twenty is wrong, and offers choices when unsure.
 """
 
 from __future__ import annotations
@@ -150,46 +148,51 @@ def _arrays(results: list[Ranked]) -> dict[str, np.ndarray]:
     }
 
 
-def _utilities(a: dict[str, np.ndarray], clarify: float, answer: np.ndarray, margin: np.ndarray) -> np.ndarray:
-    """Mean utility for one clarify threshold and a grid of answer thresholds x margins."""
-    best, inside = a["best"], a["inside"]
-    kept = best >= clarify
-    answered = (
-        kept[None, None, :]
-        & (best[None, None, :] >= answer[:, None, None])
-        & ((best - a["runner"])[None, None, :] >= margin[None, :, None])
-    )
-    clarified = kept[None, None, :] & ~answered
-    value = np.where(answered, np.where(a["right"], 1.0, -2.0), 0.0)
-    value += np.where(clarified, np.where(inside, np.where(a["top3"], 0.5, 0.0), -0.5), 0.0)
-    value += np.where(~kept & ~inside, 1.0, 0.0)[None, None, :]
-    n_in, n_out = int(inside.sum()), int((~inside).sum())
-    if n_out == 0:
-        return value.mean(axis=2)
-    return 0.5 * value[:, :, inside].sum(axis=2) / n_in + 0.5 * value[:, :, ~inside].sum(axis=2) / n_out
-
-
+TARGET_OOS_RECALL = 0.95
+TARGET_PRECISION = 0.95
 MARGINS = np.array([0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06])
 
 
-def calibrate(results: list[Ranked]) -> Thresholds:
+def _decline_threshold(a: dict[str, np.ndarray], oos_recall: float) -> float:
+    best, inside = a["best"], a["inside"]
+    if not (~inside).any():
+        return float(np.percentile(best[inside], 2))
+    oos = np.sort(best[~inside])
+    needed = max(1, int(np.ceil(oos_recall * len(oos) - 1e-9)))
+    threshold = float(np.nextafter(oos[needed - 1], np.inf))  # declines the `needed` lowest
+    above = best[inside & (best >= threshold)]
+    return float(above.min()) if len(above) else threshold
+
+
+def calibrate(
+    results: list[Ranked], oos_recall: float = TARGET_OOS_RECALL, precision: float = TARGET_PRECISION
+) -> Thresholds:
     """Pick thresholds on labelled results by the rule in this module's docstring."""
     a = _arrays(results)
-    inside_best = a["best"][a["inside"]]
-    if len(inside_best) == 0:
+    if not a["inside"].any():
         raise ValueError("calibration needs questions with an expected article")
-    grid = np.unique(np.round(np.percentile(a["best"], np.arange(0, 100.5, 1.0)), 4))
-    clarify_options = grid if (~a["inside"]).any() else np.array([float(np.percentile(inside_best, 2))])
-    best_t, best_u = None, -np.inf
-    for clarify in clarify_options:
-        answers = np.unique(np.maximum(grid, clarify))
-        utility = _utilities(a, float(clarify), answers, MARGINS)
-        i, j = np.unravel_index(int(np.argmax(utility)), utility.shape)
-        if utility[i, j] > best_u + 1e-12:
-            best_u = float(utility[i, j])
-            best_t = Thresholds(answer=float(answers[i]), clarify=float(clarify), margin=float(MARGINS[j]))
-    assert best_t is not None
-    return best_t
+    clarify = _decline_threshold(a, oos_recall)
+    best, lead = a["best"], a["best"] - a["runner"]
+    kept = best >= clarify
+    grid = np.percentile(best[kept], np.arange(0, 100.5, 1.0)) if kept.any() else np.array([clarify])
+    answers = np.unique(np.concatenate([[clarify], np.maximum(np.round(grid, 4), clarify)]))
+    answered = (
+        kept[None, None, :]
+        & (best[None, None, :] >= answers[:, None, None])
+        & (lead[None, None, :] >= MARGINS[None, :, None])
+    )
+    n_answered = answered.sum(axis=2)
+    n_right = (answered & a["right"][None, None, :]).sum(axis=2)
+    accuracy = n_right / a["inside"].sum()
+    answer_precision = np.where(n_answered > 0, n_right / np.maximum(n_answered, 1), 0.0)
+    precise = (answer_precision >= precision) & (n_answered > 0)
+    if precise.any():
+        # most right answers; among equals the more precise, then the stricter setting
+        score = np.where(precise, accuracy + 1e-6 * answer_precision, -np.inf)
+    else:
+        score = np.where(n_answered > 0, answer_precision + 1e-6 * accuracy, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+    return Thresholds(answer=float(answers[i]), clarify=clarify, margin=float(MARGINS[j]))
 
 
 def _rates(results: list[Ranked], t: Thresholds) -> dict[str, Any]:

@@ -9,6 +9,8 @@ the IDF-weighted matrix is rebuilt lazily at the next query (milliseconds).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
@@ -16,6 +18,42 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from knowledge_base.text import normalize
 
 N_FEATURES = 2**20
+
+
+class LexicalScores(Mapping[int, float]):
+    """One query's cosine with every document, kept as an array.
+
+    Reads as a mapping of the documents that share an n-gram with the query; the
+    ranker looks up only its candidates and the best few (:meth:`top`), so a
+    large help centre costs no per-document Python work.
+    """
+
+    def __init__(self, ids: np.ndarray, values: np.ndarray, positions: dict[int, int]) -> None:
+        self._ids, self._values, self._positions = ids, values, positions
+
+    def __getitem__(self, doc_id: int) -> float:
+        position = self._positions.get(doc_id)
+        if position is None or self._values[position] == 0:
+            raise KeyError(doc_id)
+        return float(self._values[position])
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(self._ids[i]) for i in np.flatnonzero(self._values))
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._values))
+
+    def top(self, k: int) -> list[int]:
+        """The ``k`` best-scoring documents, best first (only those with a shared n-gram)."""
+        values = self._values
+        if k <= 0 or not len(values):
+            return []
+        best = np.argpartition(-values, k - 1)[:k] if len(values) > k else np.arange(len(values))
+        best = best[np.argsort(-values[best], kind="stable")]
+        return [int(self._ids[i]) for i in best if values[i] > 0]
+
+
+NO_SCORES = LexicalScores(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), {})
 
 
 class LexicalIndex:
@@ -34,6 +72,7 @@ class LexicalIndex:
         self.df = np.zeros(N_FEATURES, dtype=np.int32)
         self._matrix: sparse.csc_matrix | None = None
         self._ids: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._positions: dict[int, int] = {}
         self._idf: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -66,9 +105,10 @@ class LexicalIndex:
         n = len(self.rows)
         self._idf = (np.log((n + 1) / (self.df.astype(np.float32) + 1)) + 1).astype(np.float32)
         if n == 0:
-            self._matrix, self._ids = None, np.zeros(0, dtype=np.int64)
+            self._matrix, self._ids, self._positions = None, np.zeros(0, dtype=np.int64), {}
             return
         self._ids = np.fromiter(self.rows.keys(), dtype=np.int64, count=n)
+        self._positions = {int(doc_id): row for row, doc_id in enumerate(self._ids)}
         stacked = sparse.vstack([self.rows[i] for i in self._ids]).tocsr()
         weighted = stacked.multiply(self._idf).tocsr()
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
@@ -76,18 +116,17 @@ class LexicalIndex:
         # column-major: a query touches only the columns of its own n-grams
         self._matrix = sparse.diags(1.0 / norms).dot(weighted).tocsc().astype(np.float32)
 
-    def scores(self, query: str) -> dict[int, float]:
-        """Cosine of the query with every document that shares an n-gram with it."""
+    def scores(self, query: str) -> LexicalScores:
+        """Cosine of the query with every document (non-zero where they share an n-gram)."""
         if not self.rows:
-            return {}
+            return NO_SCORES
         if self._matrix is None:
             self._prepare()
         assert self._matrix is not None and self._idf is not None
         q = self._tf([query]).multiply(self._idf).tocsr()
         norm = float(np.sqrt(q.multiply(q).sum()))
         if norm == 0:
-            return {}
+            return NO_SCORES
         # only the columns of the query's n-grams take part
-        product = self._matrix[:, q.indices].dot(q.data / norm)
-        nonzero = np.flatnonzero(product)
-        return {int(self._ids[i]): float(product[i]) for i in nonzero}
+        product = np.asarray(self._matrix[:, q.indices].dot(q.data / norm), dtype=np.float32)
+        return LexicalScores(self._ids, product, self._positions)

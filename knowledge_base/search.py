@@ -22,10 +22,13 @@ score, and its lead over the runner-up, with calibrated thresholds.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -93,6 +96,18 @@ class SearchResult:
         return self.hits[0] if self.hits else None
 
 
+@contextlib.contextmanager
+def _directory_lock(index_dir: Path) -> Iterator[None]:
+    """Serialise saving and loading between the workers that share ``index_dir``."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def index_stamp(model_name: str, articles: ArticleSet) -> str:
     """A version stamp: changes when the model or any indexed text changes."""
     digest = hashlib.sha256(model_name.encode())
@@ -135,17 +150,19 @@ class KnowledgeBase:
         self.articles = articles
         stamp = self.stamp_for(articles)
         if index_dir is not None:
-            if VectorIndex.saved_stamp(index_dir) == (stamp, self.embedder.name):
-                by_pair = {(a.key, a.lang): a for a in articles}
-                saved = VectorIndex.load(index_dir, by_pair)
-                if saved is not None:
-                    self.index = saved[0]
-                    return False
+            with _directory_lock(index_dir):
+                saved = None
+                if VectorIndex.saved_stamp(index_dir) == (stamp, self.embedder.name):
+                    saved = VectorIndex.load(index_dir, {(a.key, a.lang): a for a in articles})
+            if saved is not None:
+                self.index = saved[0]
+                return False
             log.info("index at %s is missing or stale; rebuilding %d translations", index_dir, len(articles))
         self.index = VectorIndex(self.embedder.dimension)
         self.index.add_articles(list(articles), self.embedder, progress=progress)
         if index_dir is not None:
-            self.index.save(index_dir, stamp, self.embedder.name)
+            with _directory_lock(index_dir):
+                self.index.save(index_dir, stamp, self.embedder.name)
         return True
 
     def upsert(self, article: Article) -> None:
@@ -160,9 +177,39 @@ class KnowledgeBase:
             self.index.remove_article(key, lang)
             self.articles.discard(key, lang)
 
+    def sync(self, live: ArticleSet) -> int:
+        """Make the index hold exactly ``live``, touching only what differs; returns translations changed.
+
+        This is how a worker catches up with changes made elsewhere (another worker
+        whose event it missed, or ``python -m webhook import-articles``).
+        """
+        with self.lock:
+            have = {(a.key, a.lang): a.fingerprint() for a in self.articles}
+            changed = [a for a in live if have.get((a.key, a.lang)) != a.fingerprint()]
+            wanted = {(a.key, a.lang) for a in live}
+            gone = [pair for pair in have if pair not in wanted]
+            for key, lang in gone:
+                self.index.remove_article(key, lang)
+                self.articles.discard(key, lang)
+            if changed:
+                self.index.add_articles(changed, self.embedder)
+                for article in changed:
+                    self.articles.add(article)
+            return len(changed) + len(gone)
+
+    def adopt(self, other: KnowledgeBase) -> None:
+        """Take ``other``'s model and index (built aside, e.g. with a fine-tuned model) in one step.
+
+        ``other`` was built from a snapshot; edits made since then are applied to it
+        first, under this knowledge base's lock, so none is lost in the swap.
+        """
+        with self.lock:
+            other.sync(self.articles)
+            self.embedder, self.index = other.embedder, other.index
+
     def save(self, index_dir: Path) -> None:
         """Persist the index with the stamp of the articles it now holds."""
-        with self.lock:
+        with self.lock, _directory_lock(index_dir):
             self.index.save(index_dir, self.stamp_for(self.articles), self.embedder.name)
 
     # -- searching ----------------------------------------------------------------
@@ -200,7 +247,7 @@ class KnowledgeBase:
         candidates = {unit.key for unit, _ in index.search_units(vector, self.CANDIDATE_UNITS)}
         centroids = index.search_centroids(vector, self.CANDIDATE_ARTICLES)
         lexical = index.lexical.scores(query)
-        best_lexical = sorted(lexical, key=lexical.__getitem__, reverse=True)[: self.CANDIDATE_ARTICLES]
+        best_lexical = lexical.top(self.CANDIDATE_ARTICLES)
         for tid in list(centroids) + best_lexical:
             translation = index.translations.get(tid)
             if translation is not None:

@@ -62,6 +62,8 @@ def test_the_editor_api_is_off_without_a_configured_key(tmp_path):
     ("path", "body"),
     [
         ("/api/kb/articles/Bad Key/en", GIFT),
+        ("/api/kb/articles/..hidden/en", GIFT),
+        ("/api/kb/articles/" + "k" * 121 + "/en", GIFT),
         ("/api/kb/articles/gift-wrap/de", GIFT),
         ("/api/kb/articles/gift-wrap/en", {**GIFT, "title": "  "}),
         ("/api/kb/articles/gift-wrap/en", {**GIFT, "body": ""}),
@@ -73,6 +75,19 @@ def test_invalid_articles_get_a_clear_422(client, path, body):
     response = client.put(path, json=body, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_request" and response.json()["detail"]
+
+
+def test_keys_that_the_importers_accept_can_be_edited(client):
+    """kb.jsonl ids such as BANKING77's keep their case and punctuation through the API."""
+    for key, path in (
+        ("Refund_not_showing_up", "Refund_not_showing_up"),
+        ("reverted_card_payment?", "reverted_card_payment%3F"),
+    ):
+        created = client.put(f"/api/kb/articles/{path}/en", json={**GIFT, "title": key}, headers=AUTH)
+        assert created.status_code in (200, 201), created.text
+        assert created.json()["key"] == key
+        assert client.get(f"/api/kb/articles/{path}", headers=AUTH).json()[0]["title"] == key
+        assert client.delete(f"/api/kb/articles/{path}/en", headers=AUTH).status_code == 204
 
 
 def test_search_endpoint_returns_decision_candidates_and_scores(client):

@@ -30,3 +30,11 @@ def test_a_query_with_nothing_in_common_scores_nothing():
     index = LexicalIndex()
     index.add([1], ["abc"])
     assert index.scores("???") == {}
+
+
+def test_top_lists_the_best_documents_first_and_only_those_sharing_an_ngram():
+    index = LexicalIndex()
+    index.add([10, 11, 12, 13], ["refund policy", "refund my card refund", "zzz", "card limits"])
+    scores = index.scores("refund card")
+    assert scores.top(2) == sorted(scores, key=scores.__getitem__, reverse=True)[:2]
+    assert 12 not in scores.top(10) and len(scores.top(10)) == len(scores) == 3

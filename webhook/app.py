@@ -39,6 +39,7 @@ from webhook.events import create_bus
 from webhook.handoff import Desk, HandoffRules
 from webhook.help_pages import help_router
 from webhook.metrics_api import metrics_router
+from webhook.optimise_job import Optimiser, active_model
 from webhook.rasa_client import RasaClient
 from webhook.settings import Settings, get_settings
 from webhook.store import articles as article_store
@@ -61,7 +62,7 @@ async def seed_articles(settings: Settings, db: Database) -> ArticleSet:
 
 async def load_knowledge_base(settings: Settings, db: Database, progress: bool = False) -> KnowledgeBase:
     """Load the embedding model, and the index when its stamp matches the articles (else rebuild)."""
-    embedder = await asyncio.to_thread(Embedder, settings.kb_model)
+    embedder = await asyncio.to_thread(Embedder, active_model(settings))
     thresholds = load_thresholds(settings.kb_calibration_file) or Thresholds(
         settings.kb_answer_threshold, settings.kb_clarify_threshold, settings.kb_margin
     )
@@ -134,7 +135,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             deflection_window_h=settings.deflection_window_h,
         )
         app.state.agents = AgentService(app.state.conversations, settings.agent_online_window_s)
-        app.state.articles = ArticleService(db, kb, settings.kb_index_dir)
+        app.state.articles = ArticleService(db, kb, settings.kb_index_dir, bus=bus, reconcile_s=settings.kb_reconcile_s)
+        app.state.optimiser = Optimiser(kb, settings, bus, app.state.articles.origin)
+        app.state.articles.on_model_change = app.state.optimiser.follow
+        await app.state.articles.start()
         app.state.telegram = None
         if settings.telegram_bot_token:
             app.state.telegram = TelegramChannel(settings, app.state.conversations, db)
@@ -146,7 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             recovery.cancel()
             if app.state.telegram is not None:
                 await app.state.telegram.stop()
-            await app.state.articles.flush()
+            await app.state.articles.stop()
             action_context.configure(None)
             await rasa.close()
             await bus.close()

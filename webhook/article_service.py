@@ -5,19 +5,29 @@ re-read and pushed into the in-process knowledge base (``upsert``/``remove``),
 so a published edit is searchable as soon as its few texts are embedded
 (milliseconds), with no rebuild. The index files are re-saved shortly after the
 last change, and at shutdown.
+
+With several workers each holds its own index. A change is announced on the
+event bus (topic ``kb``) and every other worker re-reads that translation from
+the store. Events can be missed (Redis restarted), and the command-line importer
+writes to the store behind the workers' backs, so each worker also compares its
+index with the store every ``reconcile_s`` seconds and fixes what differs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowledge_base.articles import ArticleSet
 from knowledge_base.search import KnowledgeBase, SearchResult
+from webhook.events import KB_TOPIC, EventBus, Subscription
 from webhook.store import articles as repo
 from webhook.store.database import Database
 from webhook.store.schema import ArticleRecord, ArticleVersion
@@ -27,13 +37,43 @@ T = TypeVar("T")
 
 
 class ArticleService:
-    def __init__(self, db: Database, kb: KnowledgeBase, index_dir: Path | None, save_delay_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        kb: KnowledgeBase,
+        index_dir: Path | None,
+        save_delay_s: float = 2.0,
+        bus: EventBus | None = None,
+        reconcile_s: float = 30.0,
+    ) -> None:
         self.db = db
         self.kb = kb
         self.index_dir = index_dir
         self.save_delay_s = save_delay_s
+        self.bus = bus
+        self.reconcile_s = reconcile_s
+        self.origin = uuid.uuid4().hex  # tells this worker's own announcements from others'
+        # set by the app: load the model another worker switched to (webhook/optimise_job.py)
+        self.on_model_change: Callable[[str, ArticleSet], Awaitable[None]] | None = None
         self._save_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._dirty = False
+
+    async def start(self) -> None:
+        """Follow other workers' changes, and reconcile with the store now and then."""
+        if self.bus is not None:
+            subscription = self.bus.subscribe(KB_TOPIC)
+            self._tasks.append(asyncio.create_task(self._follow(subscription), name="kb-follow"))
+        if self.reconcile_s > 0:
+            self._tasks.append(asyncio.create_task(self._reconcile_forever(), name="kb-reconcile"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.flush()
 
     # -- reading --------------------------------------------------------------------
     async def list_articles(
@@ -65,6 +105,8 @@ class ArticleService:
             result = await operation(session)
             await session.commit()
         await self._refresh(key, lang)
+        if self.bus is not None:
+            await self.bus.publish(KB_TOPIC, {"key": key, "lang": lang, "origin": self.origin})
         return result
 
     async def save(
@@ -99,7 +141,7 @@ class ArticleService:
     async def remove(self, key: str, lang: str) -> None:
         await self._change(key, lang, lambda s: repo.remove(s, key, lang))
 
-    async def _refresh(self, key: str, lang: str) -> None:
+    async def _refresh(self, key: str, lang: str, save: bool = True) -> None:
         """Bring the index in line with what is live for this one translation."""
         async with self.db.session() as session:
             live = await repo.live_article(session, key, lang)
@@ -107,7 +149,43 @@ class ArticleService:
             await asyncio.to_thread(self.kb.remove, key, lang)
         else:
             await asyncio.to_thread(self.kb.upsert, live)
-        self._schedule_save()
+        if save:  # the worker that made the change saves; the others only follow it
+            self._schedule_save()
+
+    async def _follow(self, subscription: Subscription) -> None:
+        try:
+            async for event in subscription:
+                if event.get("origin") == self.origin:
+                    continue
+                try:
+                    if "model" in event:
+                        if self.on_model_change is not None:
+                            async with self.db.session() as session:
+                                live = await repo.published_articles(session)
+                            await self.on_model_change(str(event["model"]), live)
+                        continue
+                    await self._refresh(str(event["key"]), str(event["lang"]), save=False)
+                except Exception:  # one bad event must not stop the follower; reconcile repairs
+                    log.exception("could not follow the change of %s", event)
+        finally:
+            subscription.close()
+
+    async def reconcile(self) -> int:
+        """Compare the index with the published articles in the store; fix and return the differences."""
+        async with self.db.session() as session:
+            live = await repo.published_articles(session)
+        changed = await asyncio.to_thread(self.kb.sync, live)
+        if changed:
+            log.info("knowledge base: %d translation(s) changed elsewhere were brought up to date", changed)
+        return changed
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.reconcile_s)
+            try:
+                await self.reconcile()
+            except Exception:
+                log.exception("knowledge base reconcile failed; trying again in %.0f s", self.reconcile_s)
 
     # -- persisting the index -----------------------------------------------------------
     def _schedule_save(self) -> None:

@@ -14,15 +14,30 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
+from knowledge_base.articles import KEY_MAX_LENGTH, key_problem
 from knowledge_base.calibration import calibrate_knowledge_base
 from knowledge_base.search import SearchResult
 from webhook.article_service import ArticleService
+from webhook.optimise_job import JobRunning, Optimiser
 from webhook.store.articles import ArticleNotFound, VersionNotFound
 from webhook.store.schema import ArticleRecord, ArticleVersion
 
-Key = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,119}$", description="stable article key")]
+
+def _checked_key(key: str) -> str:
+    """The same rule as the importers (``key_problem``), so every imported article can be edited."""
+    problem = key_problem(key)
+    if problem:
+        raise ValueError(f"the article key {problem}")
+    return key
+
+
+Key = Annotated[
+    str,
+    Path(max_length=KEY_MAX_LENGTH, description="stable article key (no spaces, '/', '\\' or '..')"),
+    AfterValidator(_checked_key),
+]
 Lang = Annotated[str, Path(pattern="^(en|fa|ar)$")]
 
 
@@ -40,6 +55,12 @@ class ArticleIn(BaseModel):
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
+
+
+class OptimiseIn(BaseModel):
+    epochs: int = Field(
+        default=4, ge=1, le=20, description="passes over the phrasings; 3-4 were best on our benchmarks"
+    )
 
 
 class ArticleOut(BaseModel):
@@ -185,6 +206,38 @@ def editor_router() -> APIRouter:
             return {**json.loads(path.read_text()), **current}
         except (OSError, ValueError):
             return {**current, "source": "defaults from settings"}
+
+    def optimiser(request: Request) -> Optimiser:
+        return request.app.state.optimiser  # type: ignore[no-any-return]
+
+    @router.get("/optimise", dependencies=editor)
+    async def optimise_status(request: Request) -> dict[str, Any]:
+        """The model in use, and the state of the last optimise or revert job (with its progress)."""
+        return optimiser(request).describe()
+
+    @router.post("/optimise", status_code=status.HTTP_202_ACCEPTED, dependencies=editor)
+    async def optimise(request: Request, body: OptimiseIn | None = None) -> dict[str, Any]:
+        """Fine-tune the model on the published articles' phrasings in the background, then switch to it."""
+        return _start(request, "optimise", (body or OptimiseIn()).epochs)
+
+    @router.post("/optimise/revert", status_code=status.HTTP_202_ACCEPTED, dependencies=editor)
+    async def revert(request: Request) -> dict[str, Any]:
+        """Go back to the base model (KB_MODEL), in the background."""
+        return _start(request, "revert", 0)
+
+    def _start(request: Request, kind: Literal["optimise", "revert"], epochs: int) -> dict[str, Any]:
+        try:
+            optimiser(request).start(kind, epochs)
+        except JobRunning as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        return optimiser(request).describe()
+
+    @router.post("/reconcile", dependencies=editor)
+    async def reconcile(request: Request) -> dict[str, int]:
+        """Bring this worker's index in line with the store now (each worker also does it every KB_RECONCILE_S)."""
+        return {"changed": await service(request).reconcile()}
 
     @router.post("/calibrate", dependencies=editor)
     async def calibrate(request: Request, body: CalibrateIn) -> dict[str, Any]:

@@ -32,6 +32,7 @@ def conversation_topic(conversation_id: str) -> str:
 
 MESSAGES_TOPIC = "messages"  # every stored message, for the outbox and the agent console
 AGENTS_TOPIC = "agents"  # the queue changed: a handoff, a claim, a customer writing to a person
+KB_TOPIC = "kb"  # an article translation changed in the store: {"key", "lang", "origin"}
 
 
 class Subscription:

@@ -36,6 +36,18 @@ class Settings(BaseSettings):
         description="A sentence-transformers folder, or a hub name such as intfloat/multilingual-e5-small",
     )
     kb_index_dir: Path = Field(default=ROOT / "models" / "index")
+    kb_optimised_dir: Path = Field(
+        default=ROOT / "models" / "embeddings", description="where the optimise job saves fine-tuned models"
+    )
+    kb_active_model_file: Path = Field(
+        default=ROOT / "var" / "kb-model.json",
+        description="which fine-tuned model is in use (written by the optimise job); absent: KB_MODEL",
+    )
+    kb_reconcile_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="how often each worker compares its index with the store (0: never); catches missed events",
+    )
     kb_articles_dir: Path = Field(default=ROOT / "knowledge_base" / "demo")
     # used until a calibration file exists
     kb_answer_threshold: float = Field(default=0.75)
