@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ def _eval(args: argparse.Namespace) -> int:
     questions = load_questions(args.queries)
     embedder = Embedder(args.model)
     say(f"{len(articles.by_key)} articles, {len(questions)} questions")
+    scratch = tempfile.TemporaryDirectory(prefix="kb-eval-")
     if not args.no_optimise:
         started = time.perf_counter()
         fine_tune(
@@ -36,6 +38,7 @@ def _eval(args: argparse.Namespace) -> int:
             on_epoch=lambda e, loss: say(f"  fine-tune epoch {e}/{args.epochs}: loss {loss:.1f}"),
         )
         say(f"fine-tuned in {time.perf_counter() - started:.0f}s")
+        embedder.accelerate(Path(scratch.name) / "onnx")  # the fine-tuned weights, not the base model's export
     kb = KnowledgeBase(embedder)
     kb.load(articles, progress=sys.stderr.isatty())
     thresholds = Thresholds()
@@ -44,6 +47,8 @@ def _eval(args: argparse.Namespace) -> int:
         say(f"calibrated on {args.calibrate}: {thresholds}")
     result = metrics(rank_all(kb, questions), thresholds)
     result["optimised"] = not args.no_optimise
+    result["encoder"] = "onnxruntime" if embedder.accelerated else "pytorch"
+    scratch.cleanup()
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     keys = ("top1", "mrr5", "in_scope_accuracy", "oos_recall", "oos_precision")
     say("  ".join(f"{k} {result[k]:.3f}" for k in keys if k in result) + f"  latency {result['latency_ms']}")
@@ -76,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build-model":
         from knowledge_base.model_build import build as build_model
 
+        from knowledge_base.embeddings import Embedder
+
         path = build_model(args.target, force=args.force)
-        print(f"embedding model ready at {path}")
+        fast = Embedder(path).accelerated  # exports the ONNX encoder once, so the app starts without it
+        print(f"embedding model ready at {path} ({'with' if fast else 'without'} the ONNX Runtime encoder)")
         return 0
 
     from knowledge_base.articles import load_markdown_dir

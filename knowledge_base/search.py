@@ -124,8 +124,12 @@ class KnowledgeBase:
     :meth:`upsert` and :meth:`remove`, which touch only the article concerned.
     """
 
-    CANDIDATE_UNITS = 64
-    CANDIDATE_ARTICLES = 16
+    # Candidates come from the nearest centroids and the best lexical matches; every
+    # candidate's units are then scored exactly. (Adding the 64 nearest units as
+    # candidates changed no top-1 on the three evaluation sets and costs a scan of
+    # every unit vector: 10+ ms at 10,000 articles.)
+    CANDIDATE_CENTROIDS = 32
+    CANDIDATE_LEXICAL = 16
 
     def __init__(
         self, embedder: Embedder, thresholds: Thresholds | None = None, weights: Weights | None = None
@@ -244,11 +248,10 @@ class KnowledgeBase:
     ) -> list[tuple[str, float, dict[str, float], str, str]]:
         """Every candidate article with its fused score and signals, best first."""
         index = self.index
-        candidates = {unit.key for unit, _ in index.search_units(vector, self.CANDIDATE_UNITS)}
-        centroids = index.search_centroids(vector, self.CANDIDATE_ARTICLES)
+        candidates: set[str] = set()
+        centroids = index.search_centroids(vector, self.CANDIDATE_CENTROIDS)
         lexical = index.lexical.scores(query)
-        best_lexical = lexical.top(self.CANDIDATE_ARTICLES)
-        for tid in list(centroids) + best_lexical:
+        for tid in list(centroids) + lexical.top(self.CANDIDATE_LEXICAL):
             translation = index.translations.get(tid)
             if translation is not None:
                 candidates.add(translation.key)

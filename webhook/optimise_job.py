@@ -132,7 +132,7 @@ class Optimiser:
             for article in self.kb.articles:
                 snapshot.add(article)
         self._phase("loading the base model", 0.02)
-        embedder = Embedder(settings.kb_model)
+        embedder = Embedder(settings.kb_model, onnx=False)  # trained in PyTorch; exported once saved
         model = settings.kb_model
         if kind == "optimise":
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

@@ -1,0 +1,49 @@
+"""The ONNX Runtime encoder gives PyTorch's vectors, and follows the weights when they change."""
+
+import numpy as np
+import pytest
+import torch
+
+from knowledge_base.embeddings import Embedder
+from tests.conftest import MODEL_DIR
+
+TEXTS = [
+    "how do I reset my card pin",
+    "چطور رمز کارتم را عوض کنم؟",
+    "لم يصلني المبلغ المسترد بعد",
+    "word " * 800,  # longer than the model's 512 tokens: truncated the same way
+]
+
+
+@pytest.fixture(scope="module")
+def embedders():
+    return Embedder(MODEL_DIR), Embedder(MODEL_DIR, onnx=False)
+
+
+def test_onnx_vectors_are_pytorch_vectors(embedders):
+    fast, reference = embedders
+    assert fast.accelerated and not reference.accelerated
+    for method in ("encode_queries", "encode_passages"):
+        a, b = getattr(fast, method)(TEXTS), getattr(reference, method)(TEXTS)
+        assert a.shape == b.shape == (len(TEXTS), fast.dimension) and a.dtype == np.float32
+        assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+        assert (a * b).sum(axis=1).min() > 0.9999
+    # queries and passages differ (the e5 prompts are applied on the ONNX path too)
+    assert (fast.encode_queries(TEXTS[:1]) @ fast.encode_passages(TEXTS[:1]).T)[0, 0] < 0.999
+    assert fast.encode_queries([]).shape == (0, fast.dimension)
+
+
+def test_changed_weights_are_exported_again(tmp_path):
+    tuned = Embedder(MODEL_DIR)
+    before = tuned.encode_queries(TEXTS[:2])
+    layer = tuned.model[0].auto_model.encoder.layer[0].intermediate.dense
+    with torch.no_grad():
+        layer.weight.mul_(1.5)  # what fine-tuning does: the weights change in memory
+    assert tuned.accelerate(tmp_path / "onnx")
+    stamp = (tmp_path / "onnx" / "STAMP").read_text()
+    after = tuned.encode_queries(TEXTS[:2])
+    assert (before * after).sum(axis=1).max() < 0.9999  # the new weights are in use
+    tuned._session = None  # PyTorch, for reference
+    assert (after * tuned.encode_queries(TEXTS[:2])).sum(axis=1).min() > 0.9999
+    # the base model's own export was left alone
+    assert (MODEL_DIR / "onnx" / "STAMP").read_text() != stamp
