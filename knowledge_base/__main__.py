@@ -79,9 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         return _eval(args)
     if args.command == "build-model":
-        from knowledge_base.model_build import build as build_model
-
         from knowledge_base.embeddings import Embedder
+        from knowledge_base.model_build import build as build_model
 
         path = build_model(args.target, force=args.force)
         fast = Embedder(path).accelerated  # exports the ONNX encoder once, so the app starts without it
