@@ -17,7 +17,7 @@ def _eval(args: argparse.Namespace) -> int:
     """Build a throwaway knowledge base from --kb and score --queries (never touches the database)."""
     from knowledge_base.embeddings import Embedder
     from knowledge_base.evaluation import calibrate, load_kb_jsonl, load_questions, metrics, rank_all
-    from knowledge_base.optimise import fine_tune
+    from knowledge_base.optimise import default_epochs, fine_tune
     from knowledge_base.search import KnowledgeBase, Thresholds
 
     def say(text: str) -> None:
@@ -28,14 +28,15 @@ def _eval(args: argparse.Namespace) -> int:
     embedder = Embedder(args.model)
     say(f"{len(articles.by_key)} articles, {len(questions)} questions")
     scratch = tempfile.TemporaryDirectory(prefix="kb-eval-")
+    epochs = args.epochs or default_epochs(articles)
     if not args.no_optimise:
         started = time.perf_counter()
         fine_tune(
             embedder,
             articles,
             None,
-            epochs=args.epochs,
-            on_epoch=lambda e, loss: say(f"  fine-tune epoch {e}/{args.epochs}: loss {loss:.1f}"),
+            epochs=epochs,
+            on_epoch=lambda e, loss: say(f"  fine-tune epoch {e}/{epochs}: loss {loss:.1f}"),
         )
         say(f"fine-tuned in {time.perf_counter() - started:.0f}s")
         embedder.accelerate(Path(scratch.name) / "onnx")  # the fine-tuned weights, not the base model's export
@@ -47,6 +48,8 @@ def _eval(args: argparse.Namespace) -> int:
         say(f"calibrated on {args.calibrate}: {thresholds}")
     result = metrics(rank_all(kb, questions), thresholds)
     result["optimised"] = not args.no_optimise
+    if not args.no_optimise:
+        result["epochs"] = epochs
     result["encoder"] = "onnxruntime" if embedder.accelerated else "pytorch"
     scratch.cleanup()
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
@@ -72,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--calibrate", type=Path, help="questions to calibrate the thresholds on first")
     ev.add_argument("--json", type=Path, required=True, help="where to write the results")
     ev.add_argument("--model", default=str(DEFAULT_MODEL_DIR))
-    ev.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs on the articles' phrasings")
+    ev.add_argument(
+        "--epochs",
+        type=int,
+        help="fine-tuning epochs on the articles' phrasings (default: enough for about 100 steps, 3 to 10)",
+    )
     ev.add_argument("--no-optimise", action="store_true", help="search with the model as it is")
     args = parser.parse_args(argv)
 

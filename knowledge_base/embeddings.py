@@ -4,7 +4,9 @@ The model is loaded with sentence-transformers (which fine-tuning needs), and th
 encoding itself runs in ONNX Runtime when it can: the transformer, mean pooling and
 normalisation exported as one graph. The vectors are the same (cosine > 0.9999 with
 PyTorch's); a short question is encoded about 2.5 times faster on two CPU cores
-(docs/benchmarks.md), which is most of a search's time. The export is made once per
+(docs/benchmarks.md), which is most of a search's time. Large batches (an index
+build) gain nothing from it and stay in PyTorch, which also keeps ONNX Runtime's
+memory arena small. The export is made once per
 model and kept beside it (``<model>/onnx/``, or ``models/onnx/<name>`` for a hub
 model), stamped with the weights it came from; a model without a usable export,
 or an environment without ONNX Runtime, encodes with PyTorch.
@@ -32,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HUB_EXPORTS = ROOT / "models" / "onnx"
 EXPORT_FORMAT = 1  # bump when the exported graph changes
 BATCH_SIZE = 32
+ONNX_MAX_TEXTS = 8  # ONNX Runtime's gain is per call (a customer's question); big batches run as fast in PyTorch
 
 
 def _weights_stamp(model: torch.nn.Module, name: str) -> str:
@@ -73,7 +76,7 @@ class Embedder:
     (all-MiniLM) simply gets none.
     """
 
-    def __init__(self, model: str | Path, device: str = "cpu", onnx: bool = True) -> None:
+    def __init__(self, model: str | Path, device: str = "cpu", onnx: bool = True, threads: int = 0) -> None:
         from sentence_transformers import SentenceTransformer
 
         self.name = str(model)
@@ -83,6 +86,7 @@ class Embedder:
         prompts = getattr(self.model, "prompts", {}) or {}
         self._prompts = {name: prompts[name] for name in ("query", "passage") if name in prompts}
         self._session: Any = None
+        self.threads = threads  # ONNX Runtime intra-op threads; 0 = one per core
         if onnx and device == "cpu":
             self.accelerate()
 
@@ -131,7 +135,7 @@ class Embedder:
             if not (path.exists() and stamp_file.exists() and stamp_file.read_text().strip() == stamp):
                 self._export(transformer, folder, stamp)
             options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get("KB_ENCODER_THREADS", "0") or 0)
+            options.intra_op_num_threads = self.threads
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception:
@@ -198,16 +202,8 @@ class Embedder:
     def _encode(self, texts: list[str], prompt: str, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self._session is not None:
-            if not progress or len(texts) <= BATCH_SIZE:
-                return self._encode_onnx(texts, self._prompts.get(prompt, ""))
-            from tqdm import tqdm
-
-            parts = [
-                self._encode_onnx(texts[i : i + 256], self._prompts.get(prompt, ""))
-                for i in tqdm(range(0, len(texts), 256), desc="Embedding", unit="x256")
-            ]
-            return np.concatenate(parts)
+        if self._session is not None and len(texts) <= ONNX_MAX_TEXTS:
+            return self._encode_onnx(texts, self._prompts.get(prompt, ""))
         vectors = self.model.encode(
             texts,
             prompt_name=prompt if prompt in self._prompts else None,

@@ -7,20 +7,20 @@ The format is ``shared/eval/FORMAT.md``: ``kb.jsonl`` (``id``, ``title``,
 Calibration rule (``calibrate``), applied to the validation questions:
 
 1. **Decline** below ``clarify``: the lowest threshold that declines at least
-   ``TARGET_OOS_RECALL`` (95 %) of the out-of-scope questions, raised to the next
+   ``TARGET_OOS_RECALL`` (90 %) of the out-of-scope questions, raised to the next
    answerable question's score (declining more out-of-scope questions for free).
    A set with no out-of-scope questions cannot tell where to decline: the
    threshold is then the 2nd percentile of its questions' best scores (at most 2 %
    of answerable questions declined).
 2. **Answer** at or above ``answer`` with a lead of at least ``margin`` over the
    runner-up: of the settings whose answers are right at least
-   ``TARGET_PRECISION`` (95 %) of the time (counting an answer to an out-of-scope
+   ``TARGET_PRECISION`` (85 %) of the time (counting an answer to an out-of-scope
    question as wrong), the one that answers the most answerable questions
    rightly. If no setting is that precise, the most precise one.
 3. **Clarify** (offer the top three) in between.
 
 So the bot declines what it should decline at a stated rate, answers as much as it
-can while at most one answer in twenty is wrong, and offers choices when unsure.
+can while at most about one answer in seven is wrong, and offers choices when unsure.
 """
 
 from __future__ import annotations
@@ -148,8 +148,8 @@ def _arrays(results: list[Ranked]) -> dict[str, np.ndarray]:
     }
 
 
-TARGET_OOS_RECALL = 0.95
-TARGET_PRECISION = 0.95
+TARGET_OOS_RECALL = 0.90
+TARGET_PRECISION = 0.85
 MARGINS = np.array([0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06])
 
 

@@ -58,6 +58,7 @@ class Translation:
     lang: str
     unit_ids: np.ndarray
     vectors: np.ndarray  # its units' vectors, in unit_ids order
+    centroid: np.ndarray  # the normalised mean of its title and question vectors
 
 
 def _id_index(dimension: int) -> faiss.Index:
@@ -107,11 +108,11 @@ class VectorIndex:
         self.units.update({int(i): u for i, u in zip(unit_ids, units, strict=True)})
         tid = self._next_translation
         self._next_translation += 1
-        self.translations[tid] = Translation(article.key, article.lang, unit_ids, vectors)
-        self.by_article.setdefault(article.key, {})[article.lang] = tid
         question_like = vectors[[i for i, u in enumerate(units) if u.kind != "body"]]
         centroid = question_like.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
+        self.translations[tid] = Translation(article.key, article.lang, unit_ids, vectors, centroid)
+        self.by_article.setdefault(article.key, {})[article.lang] = tid
         self.centroid_index.add_with_ids(centroid.reshape(1, -1).astype(np.float32), np.array([tid], dtype=np.int64))
         self.lexical.add([tid], [lexical_text(article)])
 
@@ -140,9 +141,6 @@ class VectorIndex:
             return {}
         scores, ids = self.centroid_index.search(vector.reshape(1, -1), min(k, len(self.translations)))
         return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
-
-    def centroid(self, tid: int) -> np.ndarray:
-        return np.asarray(self.centroid_index.reconstruct(tid))
 
     # -- persistence --------------------------------------------------------------
     def save(self, directory: Path, stamp: str, model: str) -> None:
@@ -199,7 +197,8 @@ class VectorIndex:
                 return None
             unit_ids = np.asarray(tr["unit_ids"], dtype=np.int64)
             vectors = np.stack([index.units_index.reconstruct(int(u)) for u in unit_ids])
-            index.translations[tid] = Translation(tr["key"], tr["lang"], unit_ids, vectors)
+            centroid = np.asarray(index.centroid_index.reconstruct(tid), dtype=np.float32)
+            index.translations[tid] = Translation(tr["key"], tr["lang"], unit_ids, vectors, centroid)
             index.by_article.setdefault(tr["key"], {})[tr["lang"]] = tid
             index.lexical.add([tid], [lexical_text(article)])
         return index, str(meta["stamp"]), str(meta["model"])

@@ -70,7 +70,7 @@ class LexicalIndex:
         )
         self.rows: dict[int, sparse.csr_matrix] = {}  # doc id -> sublinear term frequencies
         self.df = np.zeros(N_FEATURES, dtype=np.int32)
-        self._matrix: sparse.csc_matrix | None = None
+        self._matrix: sparse.csr_matrix | None = None  # n-grams x documents, IDF-weighted, rows normalised
         self._ids: np.ndarray = np.zeros(0, dtype=np.int64)
         self._positions: dict[int, int] = {}
         self._idf: np.ndarray | None = None
@@ -113,8 +113,8 @@ class LexicalIndex:
         weighted = stacked.multiply(self._idf).tocsr()
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
-        # column-major: a query touches only the columns of its own n-grams
-        self._matrix = sparse.diags(1.0 / norms).dot(weighted).tocsc().astype(np.float32)
+        # one row per n-gram: a query reads only the rows of its own n-grams
+        self._matrix = sparse.diags(1.0 / norms).dot(weighted).T.tocsr().astype(np.float32)
 
     def scores(self, query: str) -> LexicalScores:
         """Cosine of the query with every document (non-zero where they share an n-gram)."""
@@ -127,6 +127,6 @@ class LexicalIndex:
         norm = float(np.sqrt(q.multiply(q).sum()))
         if norm == 0:
             return NO_SCORES
-        # only the columns of the query's n-grams take part
-        product = np.asarray(self._matrix[:, q.indices].dot(q.data / norm), dtype=np.float32)
+        # only the rows of the query's n-grams take part
+        product = np.asarray(self._matrix[q.indices].T.dot(q.data / norm), dtype=np.float32)
         return LexicalScores(self._ids, product, self._positions)

@@ -263,16 +263,23 @@ class KnowledgeBase:
             if not tids:
                 continue
             translations = [index.translations[t] for t in tids]
-            unit_scores = np.concatenate([t.vectors @ vector for t in translations])
-            unit_ids = np.concatenate([t.unit_ids for t in translations])
-            order = np.argsort(-unit_scores)
-            dense = float(unit_scores[order[:3]].mean())
-            centroid = max(centroids[t] if t in centroids else float(index.centroid(t) @ vector) for t in tids)
+            if len(translations) == 1:
+                unit_scores, unit_ids = translations[0].vectors @ vector, translations[0].unit_ids
+            else:
+                unit_scores = np.concatenate([t.vectors @ vector for t in translations])
+                unit_ids = np.concatenate([t.unit_ids for t in translations])
+            top = np.argpartition(-unit_scores, 2)[:3] if len(unit_scores) > 3 else np.arange(len(unit_scores))
+            dense = float(unit_scores[top].mean())
+            best_position = int(top[np.argmax(unit_scores[top])])
+            centroid = max(
+                centroids[t] if t in centroids else float(tr.centroid @ vector)
+                for t, tr in zip(tids, translations, strict=True)
+            )
             if lang is None:
                 lex: float | None = max(lexical.get(t, 0.0) for t in tids)
             else:
                 lex = lexical.get(langs[lang], 0.0) if lang in langs else None
-            best_unit = index.units[int(unit_ids[order[0]])]
+            best_unit = index.units[int(unit_ids[best_position])]
             rows.append((key, dense, centroid, lex, best_unit))
 
         present = [r[3] for r in rows if r[3] is not None]

@@ -119,3 +119,20 @@ def test_metrics_of_fixed_thresholds():
     m = metrics(results, Thresholds(answer=0.8, clarify=0.3, margin=0.1))
     assert m["top1"] == 0.5 and m["mrr5"] == 0.75 and m["in_scope_accuracy"] == 0.5
     assert m["oos_recall"] == 1.0 and m["oos_precision"] == 1.0
+
+
+def test_calibration_meets_the_stated_targets_when_scores_overlap():
+    """Out-of-scope scores overlap the answerable ones: 90 % of them are declined, and 85 % of answers are right."""
+    results = (
+        [_ranked("a", ["a", "b"], 0.70 + i / 100, 0.5) for i in range(30)]  # right, 0.70 .. 0.99
+        + [_ranked("a", ["b", "a"], 0.72 + i / 50, 0.5) for i in range(10)]  # wrong at the top, 0.72 .. 0.90
+        + [_ranked(None, ["a"], 0.50 + i / 50, 0.4) for i in range(20)]  # out of scope, 0.50 .. 0.88
+    )
+    t = calibrate(results)
+    m = metrics(results, t)
+    assert m["oos_recall"] >= 0.90
+    answered = [r for r in results if r.best >= t.answer and r.best - r.runner_up >= t.margin]
+    right = sum(r.expected is not None and r.keys[0] == r.expected for r in answered)
+    assert answered and right / len(answered) >= 0.85
+    # the decline threshold is the lowest that meets the recall target
+    assert sum(r.best < t.clarify - 0.011 for r in results if r.expected is None) < 18

@@ -58,8 +58,8 @@ class ArticleIn(BaseModel):
 
 
 class OptimiseIn(BaseModel):
-    epochs: int = Field(
-        default=4, ge=1, le=20, description="passes over the phrasings; 3-4 were best on our benchmarks"
+    epochs: int | None = Field(
+        default=None, ge=1, le=20, description="passes over the phrasings; default: enough for about 100 steps"
     )
 
 
@@ -223,9 +223,9 @@ def editor_router() -> APIRouter:
     @router.post("/optimise/revert", status_code=status.HTTP_202_ACCEPTED, dependencies=editor)
     async def revert(request: Request) -> dict[str, Any]:
         """Go back to the base model (KB_MODEL), in the background."""
-        return _start(request, "revert", 0)
+        return _start(request, "revert", None)
 
-    def _start(request: Request, kind: Literal["optimise", "revert"], epochs: int) -> dict[str, Any]:
+    def _start(request: Request, kind: Literal["optimise", "revert"], epochs: int | None) -> dict[str, Any]:
         try:
             optimiser(request).start(kind, epochs)
         except JobRunning as exc:

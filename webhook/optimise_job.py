@@ -36,7 +36,7 @@ from knowledge_base.articles import ArticleSet
 from knowledge_base.calibration import calibrate_knowledge_base, load_thresholds
 from knowledge_base.embeddings import Embedder
 from knowledge_base.evaluation import load_questions
-from knowledge_base.optimise import fine_tune, training_groups
+from knowledge_base.optimise import default_epochs, fine_tune, training_groups
 from knowledge_base.search import KnowledgeBase
 from webhook.events import KB_TOPIC, EventBus
 from webhook.settings import Settings
@@ -87,7 +87,7 @@ class Optimiser:
         self._task: asyncio.Task[None] | None = None
 
     # -- starting ---------------------------------------------------------------------
-    def start(self, kind: Literal["optimise", "revert"], epochs: int = 4) -> JobState:
+    def start(self, kind: Literal["optimise", "revert"], epochs: int | None = None) -> JobState:
         """Start a job in the background; raise :class:`JobRunning` if one is running."""
         with self._guard:
             if self.status.state == "running":
@@ -97,6 +97,7 @@ class Optimiser:
             if kind == "revert" and self.kb.embedder.name == self.settings.kb_model:
                 raise ValueError(f"the base model {self.settings.kb_model} is already in use")
             self.status = JobState("running", kind, "starting", 0.0, datetime.now(UTC).isoformat(timespec="seconds"))
+        epochs = epochs or default_epochs(self.kb.articles)
         self._task = asyncio.get_running_loop().create_task(self._run(kind, epochs), name=f"kb-{kind}")
         return self.status
 
@@ -132,13 +133,12 @@ class Optimiser:
             for article in self.kb.articles:
                 snapshot.add(article)
         self._phase("loading the base model", 0.02)
-        embedder = Embedder(settings.kb_model, onnx=False)  # trained in PyTorch; exported once saved
         model = settings.kb_model
         if kind == "optimise":
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-            target = settings.kb_optimised_dir / f"optimised-{stamp}"
+            trainee = Embedder(settings.kb_model, onnx=False)  # trained in PyTorch; exported once saved
+            target = settings.kb_optimised_dir / f"optimised-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
             fine_tune(
-                embedder,
+                trainee,
                 snapshot,
                 None,
                 epochs=epochs,
@@ -146,10 +146,10 @@ class Optimiser:
             )
             self._phase("saving the model", 0.76)
             tmp = target.with_name(target.name + ".tmp")
-            embedder.model.save(str(tmp))
+            trainee.model.save(str(tmp))
             os.replace(tmp, target)
-            embedder = Embedder(target)  # named after its folder, so the index stamp says which model built it
-            model = str(target)
+            model = str(target)  # the index stamp names the model folder that built it
+        embedder = Embedder(model, threads=settings.kb_encoder_threads)
         self._phase("indexing the published articles", 0.8)
         fresh = KnowledgeBase(embedder, self.kb.thresholds, self.kb.weights)
         fresh.load(snapshot)
@@ -203,7 +203,8 @@ class Optimiser:
             return
 
         def load() -> None:
-            fresh = KnowledgeBase(Embedder(model), self.kb.thresholds, self.kb.weights)
+            embedder = Embedder(model, threads=self.settings.kb_encoder_threads)
+            fresh = KnowledgeBase(embedder, self.kb.thresholds, self.kb.weights)
             fresh.load(live, self.settings.kb_index_dir)
             self.kb.adopt(fresh)
             thresholds = load_thresholds(self.settings.kb_calibration_file)

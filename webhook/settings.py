@@ -43,6 +43,9 @@ class Settings(BaseSettings):
         default=ROOT / "var" / "kb-model.json",
         description="which fine-tuned model is in use (written by the optimise job); absent: KB_MODEL",
     )
+    kb_encoder_threads: int = Field(
+        default=0, ge=0, description="ONNX Runtime threads for the encoder; 0 = one per core"
+    )
     kb_reconcile_s: float = Field(
         default=30.0,
         ge=0,
