@@ -22,10 +22,6 @@ from knowledge_base.articles import Article
 from knowledge_base.embeddings import Embedder
 from knowledge_base.lexical import LexicalIndex
 
-# Every search is one query vector: OpenMP threads only add start-up and contention
-# (measured 2-3x slower with two threads on two busy cores).
-faiss.omp_set_num_threads(1)
-
 
 @dataclass(frozen=True)
 class Unit:
@@ -76,6 +72,9 @@ class VectorIndex:
         self.by_article: dict[str, dict[str, int]] = {}  # key -> lang -> translation id
         self._next_unit = 0
         self._next_translation = 0
+        # the centroids as one matrix for searching, rebuilt at the first search after a change
+        self._centroid_ids: np.ndarray | None = None
+        self._centroid_matrix: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.units)
@@ -112,6 +111,7 @@ class VectorIndex:
         centroid = question_like.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
         self.translations[tid] = Translation(article.key, article.lang, unit_ids, vectors, centroid)
+        self._centroid_matrix = None
         self.by_article.setdefault(article.key, {})[article.lang] = tid
         self.centroid_index.add_with_ids(centroid.reshape(1, -1).astype(np.float32), np.array([tid], dtype=np.int64))
         self.lexical.add([tid], [lexical_text(article)])
@@ -125,6 +125,7 @@ class VectorIndex:
             if tid is None:
                 continue
             translation = self.translations.pop(tid)
+            self._centroid_matrix = None
             self.units_index.remove_ids(translation.unit_ids)  # type: ignore[arg-type]
             self.centroid_index.remove_ids(np.array([tid], dtype=np.int64))  # type: ignore[arg-type]
             self.lexical.remove(tid)
@@ -137,10 +138,21 @@ class VectorIndex:
 
     # -- reading ------------------------------------------------------------------
     def search_centroids(self, vector: np.ndarray, k: int) -> dict[int, float]:
+        """The ``k`` translations whose centroids are nearest to ``vector``, with their cosines.
+
+        A plain matrix product: for one query it is as fast as FAISS's flat index, and
+        unlike FAISS it does not touch the OpenMP thread count that PyTorch shares.
+        """
         if not self.translations:
             return {}
-        scores, ids = self.centroid_index.search(vector.reshape(1, -1), min(k, len(self.translations)))
-        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+        if self._centroid_matrix is None:
+            self._centroid_ids = np.fromiter(self.translations.keys(), dtype=np.int64, count=len(self.translations))
+            self._centroid_matrix = np.stack([self.translations[int(t)].centroid for t in self._centroid_ids])
+        assert self._centroid_ids is not None
+        scores = self._centroid_matrix @ vector
+        k = min(k, len(scores))
+        best = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
+        return {int(self._centroid_ids[i]): float(scores[i]) for i in best}
 
     # -- persistence --------------------------------------------------------------
     def save(self, directory: Path, stamp: str, model: str) -> None:
