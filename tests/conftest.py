@@ -278,3 +278,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory, telegram_api) -> Iterator[St
             code = -9
         (ARTIFACTS / "stack.log").write_text("\n".join(output))
         assert code == 0, f"python -m webhook run exited {code} on SIGINT; see test-artifacts/stack.log"
+
+
+EDITOR_KEY = "editor-secret-key"
+EDITOR_AUTH = {"X-API-Key": EDITOR_KEY}
+LOCKER_ARTICLE = {
+    "title": "Can I rent a luggage locker at the store?",
+    "body": "Yes: lockers by the entrance, 2 EUR a day, paid at the till.",
+    "questions": ["where can I leave my suitcase", "luggage storage in the shop"],
+    "publish": True,
+}
+
+
+def editor_settings(workdir: Path, **extra: Any) -> Any:
+    """Settings for an in-process app with the editor API on, in ``workdir`` (no Rasa)."""
+    from webhook.settings import Settings
+
+    values = {
+        "database_url": f"sqlite:///{workdir / 'support.db'}",
+        "kb_index_dir": workdir / "index",
+        "rasa_url": "http://127.0.0.1:9",
+        "editor_api_key": EDITOR_KEY,
+        "kb_calibration_file": workdir / "calibration.json",
+    }
+    return Settings(**(values | extra))

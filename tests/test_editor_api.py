@@ -5,11 +5,12 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import EDITOR_AUTH, EDITOR_KEY, editor_settings
 from webhook.app import create_app
 from webhook.settings import Settings
 
-KEY = "editor-secret-key"
-AUTH = {"X-API-Key": KEY}
+KEY = EDITOR_KEY
+AUTH = EDITOR_AUTH
 GIFT = {
     "title": "Do you offer gift wrapping?",
     "body": "Yes. Choose **gift wrapping** at checkout: 3.50 EUR per parcel, with a handwritten card.",
@@ -19,14 +20,7 @@ GIFT = {
 
 
 def _settings(tmp_path, **extra) -> Settings:
-    values = {
-        "database_url": f"sqlite:///{tmp_path / 'support.db'}",
-        "kb_index_dir": tmp_path / "index",
-        "rasa_url": "http://127.0.0.1:9",
-        "editor_api_key": KEY,
-        "kb_calibration_file": tmp_path / "calibration.json",
-    }
-    return Settings(**(values | extra))
+    return editor_settings(tmp_path, **extra)
 
 
 @pytest.fixture(scope="module")

@@ -12,32 +12,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from knowledge_base.articles import Article, ArticleSet
+from tests.conftest import EDITOR_AUTH, LOCKER_ARTICLE, editor_settings
 from webhook.app import create_app
-from webhook.settings import Settings
 from webhook.store import articles as article_store
 from webhook.store.database import Database
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-KEY = "editor-secret-key"
-AUTH = {"X-API-Key": KEY}
-LOCKER = {
-    "title": "Can I rent a luggage locker at the store?",
-    "body": "Yes: lockers by the entrance, 2 EUR a day, paid at the till.",
-    "questions": ["where can I leave my suitcase", "luggage storage in the shop"],
-    "publish": True,
-}
+AUTH = EDITOR_AUTH
+LOCKER = LOCKER_ARTICLE
 
 
-def _settings(tmp_path, **extra) -> Settings:
-    values = {
-        "database_url": f"sqlite:///{tmp_path / 'support.db'}",
-        "kb_index_dir": tmp_path / "index",
-        "rasa_url": "http://127.0.0.1:9",
-        "editor_api_key": KEY,
-        "kb_calibration_file": tmp_path / "calibration.json",
-        "redis_url": REDIS_URL,
-    }
-    return Settings(**(values | extra))
+def _settings(tmp_path, **extra):
+    return editor_settings(tmp_path, redis_url=REDIS_URL, **extra)
 
 
 def _keys(client, q):

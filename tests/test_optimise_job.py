@@ -7,31 +7,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import EDITOR_AUTH, LOCKER_ARTICLE, editor_settings
 from webhook.app import create_app
 from webhook.settings import Settings
 
-KEY = "editor-secret-key"
-AUTH = {"X-API-Key": KEY}
-LOCKER = {
-    "title": "Can I rent a luggage locker at the store?",
-    "body": "Yes: lockers by the entrance, 2 EUR a day, paid at the till.",
-    "questions": ["where can I leave my suitcase", "luggage storage in the shop"],
-    "publish": True,
-}
+AUTH = EDITOR_AUTH
+LOCKER = LOCKER_ARTICLE
 
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory) -> Settings:
     workdir = tmp_path_factory.mktemp("optimise")
-    return Settings(
-        database_url=f"sqlite:///{workdir / 'support.db'}",
-        kb_index_dir=workdir / "index",
-        rasa_url="http://127.0.0.1:9",
-        editor_api_key=KEY,
-        kb_calibration_file=workdir / "calibration.json",
-        kb_optimised_dir=workdir / "models",
-        kb_active_model_file=workdir / "kb-model.json",
-    )
+    return editor_settings(workdir, kb_optimised_dir=workdir / "models", kb_active_model_file=workdir / "kb-model.json")
 
 
 def _wait(client, timeout_s=900.0) -> dict:
