@@ -123,10 +123,23 @@ class LexicalIndex:
         if self._matrix is None:
             self._prepare()
         assert self._matrix is not None and self._idf is not None
-        q = self._tf([query]).multiply(self._idf).tocsr()
-        norm = float(np.sqrt(q.multiply(q).sum()))
+        q = self.vectorizer.transform([query])  # one row: the query's n-grams and their counts
+        grams = q.indices
+        weights = (1.0 + np.log(q.data)) * self._idf[grams]
+        norm = float(np.sqrt(weights @ weights))
         if norm == 0:
             return NO_SCORES
-        # only the rows of the query's n-grams take part
-        product = np.asarray(self._matrix[q.indices].T.dot(q.data / norm), dtype=np.float32)
+        # read only the rows of the query's n-grams, as flat arrays (no sparse-matrix objects)
+        matrix = self._matrix
+        starts, ends = matrix.indptr[grams], matrix.indptr[grams + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return NO_SCORES
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        product = np.bincount(
+            matrix.indices[offsets],
+            weights=matrix.data[offsets] * np.repeat(weights / norm, lengths),
+            minlength=len(self._ids),
+        ).astype(np.float32)
         return LexicalScores(self._ids, product, self._positions)

@@ -38,3 +38,22 @@ def test_top_lists_the_best_documents_first_and_only_those_sharing_an_ngram():
     scores = index.scores("refund card")
     assert scores.top(2) == sorted(scores, key=scores.__getitem__, reverse=True)[:2]
     assert 12 not in scores.top(10) and len(scores.top(10)) == len(scores) == 3
+
+
+def test_scores_are_the_tf_idf_cosine_of_query_and_document():
+    """The flat-array scoring gives the textbook cosine (sublinear tf, smoothed idf, l2 norms)."""
+    import numpy as np
+
+    texts = ["refund policy for damaged items", "card refund delayed", "reset your password", "refund refund refund"]
+    index = LexicalIndex()
+    index.add([5, 6, 7, 8], texts)
+    query = "refund for a damaged card"
+    docs = index._tf(texts).toarray()
+    q = index._tf([query]).toarray()[0]
+    idf = np.log((len(texts) + 1) / ((docs > 0).sum(axis=0) + 1)) + 1
+    d, qv = docs * idf, q * idf
+    expected = d @ qv / np.linalg.norm(d, axis=1) / np.linalg.norm(qv)
+    scores = index.scores(query)
+    for doc_id, value in zip([5, 6, 7, 8], expected, strict=True):
+        assert abs(scores.get(doc_id, 0.0) - value) < 1e-5
+    assert scores.top(1) == [5 + int(np.argmax(expected))]
