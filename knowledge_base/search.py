@@ -160,10 +160,12 @@ class KnowledgeBase:
                     saved = VectorIndex.load(index_dir, {(a.key, a.lang): a for a in articles})
             if saved is not None:
                 self.index = saved[0]
+                self.index.lexical.compact()  # weighed now rather than at the first customer's question
                 return False
             log.info("index at %s is missing or stale; rebuilding %d translations", index_dir, len(articles))
         self.index = VectorIndex(self.embedder.dimension)
         self.index.add_articles(list(articles), self.embedder, progress=progress)
+        self.index.lexical.compact()
         if index_dir is not None:
             with _directory_lock(index_dir):
                 self.index.save(index_dir, stamp, self.embedder.name)
@@ -200,6 +202,15 @@ class KnowledgeBase:
                 for article in changed:
                     self.articles.add(article)
             return len(changed) + len(gone)
+
+    def compact(self) -> bool:
+        """Fold the edits since the last compaction into the lexical index's base (see ``lexical.py``).
+
+        An edit is searchable at once without this; compacting restores exact IDF
+        weights. The service calls it when edits settle. Returns whether there was work.
+        """
+        with self.lock:
+            return self.index.lexical.compact()
 
     def adopt(self, other: KnowledgeBase) -> None:
         """Take ``other``'s model and index (built aside, e.g. with a fine-tuned model) in one step.

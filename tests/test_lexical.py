@@ -1,4 +1,4 @@
-from knowledge_base.lexical import LexicalIndex
+from knowledge_base.lexical import FRESH_MIN, LexicalIndex
 
 
 def test_product_codes_match_exactly():
@@ -57,3 +57,52 @@ def test_scores_are_the_tf_idf_cosine_of_query_and_document():
     for doc_id, value in zip([5, 6, 7, 8], expected, strict=True):
         assert abs(scores.get(doc_id, 0.0) - value) < 1e-5
     assert scores.top(1) == [5 + int(np.argmax(expected))]
+
+
+def _scores_of(index: LexicalIndex, query: str, ids: list[int]) -> list[float]:
+    scores = index.scores(query)
+    return [scores.get(i, 0.0) for i in ids]
+
+
+def test_edits_after_the_first_search_go_to_the_fresh_block_and_compaction_makes_it_exact():
+    texts = {i: f"order {i} shipping parcel tracking number {i * 7}" for i in range(1, 41)}
+    texts[3] = "reset your password from the login page"
+    live = LexicalIndex()
+    live.add(list(texts), list(texts.values()))
+    assert live.scores("reset the password on the login page").get(3, 0.0) > 0.5  # builds the base
+    assert live.pending == 0
+
+    live.add([3], ["gift wrapping at checkout"])  # replaces a base document
+    live.remove(5)
+    live.add([99], ["refund for a damaged gift"])
+    texts[3], texts[99] = "gift wrapping at checkout", "refund for a damaged gift"
+    del texts[5]
+    assert live.pending == 3
+
+    rebuilt = LexicalIndex()
+    rebuilt.add(list(texts), list(texts.values()))
+    ids = [*texts, 5]
+    for query in ("gift wrap", "password reset", "parcel tracking 35", "damaged refund"):
+        got, want = _scores_of(live, query, ids), _scores_of(rebuilt, query, ids)
+        assert live.scores(query).top(3) == rebuilt.scores(query).top(3), query
+        assert max(abs(g - w) for g, w in zip(got, want, strict=True)) < 0.05, query  # an IDF snapshot apart
+        assert 5 not in live.scores(query) and live.scores(query).get(5) is None
+    assert live.scores("reset the password on the login page").get(3, 0.0) < 0.2  # its old text is gone
+    assert live.scores("gift wrap").top(1) == [3]
+
+    assert live.compact() and live.pending == 0 and not live.compact()
+    for query in ("gift wrap", "password reset", "parcel tracking 35"):
+        got, want = _scores_of(live, query, ids), _scores_of(rebuilt, query, ids)
+        assert max(abs(g - w) for g, w in zip(got, want, strict=True)) < 1e-6, query
+
+
+def test_a_fresh_block_that_outgrows_its_share_is_compacted_at_the_next_search():
+    index = LexicalIndex()
+    index.add(list(range(100)), [f"article number {i}" for i in range(100)])
+    index.scores("article")
+    index.add(list(range(100, 100 + FRESH_MIN)), ["new article"] * FRESH_MIN)
+    index.scores("article")
+    assert index.pending == FRESH_MIN  # still within the limit
+    index.add([1000], ["one more"])
+    index.scores("article")
+    assert index.pending == 0

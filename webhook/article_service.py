@@ -184,6 +184,7 @@ class ArticleService:
             await asyncio.sleep(self.reconcile_s)
             try:
                 await self.reconcile()
+                await asyncio.to_thread(self.kb.compact)
             except Exception:
                 log.exception("knowledge base reconcile failed; trying again in %.0f s", self.reconcile_s)
 
@@ -198,6 +199,7 @@ class ArticleService:
 
     async def _save_later(self) -> None:
         await asyncio.sleep(self.save_delay_s)
+        await asyncio.to_thread(self.kb.compact)  # the edits have settled: exact lexical weights again
         await self.flush()
 
     async def flush(self) -> None:
