@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 import threading
@@ -97,9 +98,7 @@ class SearchResult:
         return self.hits[0] if self.hits else None
 
 
-_blas_limited = False
-
-
+@functools.cache
 def _single_threaded_numpy_blas() -> None:
     """Run NumPy's matrix products on one thread (once per process).
 
@@ -110,10 +109,7 @@ def _single_threaded_numpy_blas() -> None:
     OpenBLAS is limited (NumPy's, and FAISS's, whose flat indexes are only filled and
     read here); PyTorch's fine-tuning and batch encoding keep their threads.
     """
-    global _blas_limited
-    if not _blas_limited:
-        ThreadpoolController().select(internal_api="openblas").limit(limits=1)
-        _blas_limited = True
+    ThreadpoolController().select(internal_api="openblas").limit(limits=1)
 
 
 @contextlib.contextmanager
