@@ -4,9 +4,12 @@ The model is loaded with sentence-transformers (which fine-tuning needs), and th
 encoding itself runs in ONNX Runtime when it can: the transformer, mean pooling and
 normalisation exported as one graph. The vectors are the same (cosine > 0.9999 with
 PyTorch's); a short question is encoded about 2.5 times faster on two CPU cores
-(docs/benchmarks.md), which is most of a search's time. Large batches (an index
-build) gain nothing from it and stay in PyTorch, which also keeps ONNX Runtime's
-memory arena small. The export is made once per
+(docs/benchmarks.md), which is most of a search's time. Once the ONNX session is
+up, the PyTorch copy of the weights is let go (about 450 MB for e5-small) and
+loaded again only if something asks for ``Embedder.model`` (fine-tuning does).
+Large batches (an index build) run in ONNX Runtime too, in batches capped by a
+token budget, and its memory arena is shrunk after each of them, so a rebuild does
+not leave gigabytes of activations behind. The export is made once per
 model and kept beside it (``<model>/onnx/``, or ``models/onnx/<name>`` for a hub
 model), stamped with the weights it came from; a model without a usable export,
 or an environment without ONNX Runtime, encodes with PyTorch.
@@ -14,15 +17,21 @@ or an environment without ONNX Runtime, encodes with PyTorch.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -34,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HUB_EXPORTS = ROOT / "models" / "onnx"
 EXPORT_FORMAT = 1  # bump when the exported graph changes
 BATCH_SIZE = 32
-ONNX_MAX_TEXTS = 8  # ONNX Runtime's gain is per call (a customer's question); big batches run as fast in PyTorch
+ONNX_TOKEN_BUDGET = 4096  # texts x padded length per ONNX call: bounds the activations of a batch of long bodies
+ONNX_SHRINK_ABOVE = 8  # calls with more texts than this give their arena memory back afterwards
 
 
 def _weights_stamp(model: torch.nn.Module, name: str) -> str:
@@ -77,18 +87,32 @@ class Embedder:
     """
 
     def __init__(self, model: str | Path, device: str = "cpu", onnx: bool = True, threads: int = 0) -> None:
-        from sentence_transformers import SentenceTransformer
-
         self.name = str(model)
-        self.model = SentenceTransformer(str(model), device=device)
-        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.device = device
+        self._model: SentenceTransformer | None = None
+        loaded = self.model
+        dimension = getattr(loaded, "get_embedding_dimension", None) or loaded.get_sentence_embedding_dimension
         self.dimension = int(dimension() or 0)
-        prompts = getattr(self.model, "prompts", {}) or {}
+        prompts = getattr(loaded, "prompts", {}) or {}
         self._prompts = {name: prompts[name] for name in ("query", "passage") if name in prompts}
+        self.tokenizer = loaded.tokenizer
+        self.max_tokens = int(getattr(loaded, "max_seq_length", 512) or 512)
         self._session: Any = None
+        self._shrink: Any = None
         self.threads = threads  # ONNX Runtime intra-op threads; 0 = one per core
-        if onnx and device == "cpu":
-            self.accelerate()
+        if onnx and device == "cpu" and self.accelerate():
+            del loaded
+            self._model = None  # the session has its own copy of the weights; PyTorch's comes back on demand
+            gc.collect()
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The sentence-transformers model, loaded from ``name`` again if it was let go."""
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(self.name, device=self.device)
+        return self._model
 
     # -- ONNX Runtime -------------------------------------------------------------------
     @property
@@ -138,6 +162,8 @@ class Embedder:
             options.intra_op_num_threads = self.threads
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self._shrink = ort.RunOptions()
+            self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         except Exception:
             log.warning("could not use ONNX Runtime for %s; encoding with PyTorch", self.name, exc_info=True)
             self._session = None
@@ -148,7 +174,7 @@ class Embedder:
         tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        features = self.model.tokenizer(["query: an example"], return_tensors="pt")
+        features = self.tokenizer(["query: an example"], return_tensors="pt")
         pooled = PooledEncoder(transformer).eval()
         with torch.no_grad():
             torch.onnx.export(
@@ -169,25 +195,42 @@ class Embedder:
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
 
-    def _encode_onnx(self, texts: list[str], prefix: str) -> np.ndarray:
-        tokenizer = self.model.tokenizer
-        limit = int(getattr(self.model, "max_seq_length", 512) or 512)
-        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths share a batch
+    def _onnx_batches(self, texts: list[str]) -> Iterator[list[int]]:
+        """Indices of similar-length texts, at most ``BATCH_SIZE`` texts and ``ONNX_TOKEN_BUDGET`` tokens a call."""
+        if len(texts) == 1:
+            yield [0]
+            return
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_tokens)["input_ids"]
+        lengths = [len(x) for x in ids]
+        batch: list[int] = []
+        for i in np.argsort([-n for n in lengths], kind="stable"):
+            # longest first, so a batch's first text sets its padded length
+            if batch and (len(batch) == BATCH_SIZE or lengths[batch[0]] * (len(batch) + 1) > ONNX_TOKEN_BUDGET):
+                yield batch
+                batch = []
+            batch.append(int(i))
+        if batch:
+            yield batch
+
+    def _encode_onnx(self, texts: list[str], prefix: str, progress: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(texts), BATCH_SIZE):
-            chosen = order[start : start + BATCH_SIZE]
-            batch = tokenizer(
+        shrink = self._shrink if len(texts) > ONNX_SHRINK_ABOVE else None
+        bar = tqdm(total=len(texts), desc="Encoding", unit="text", disable=not progress)
+        for chosen in self._onnx_batches([prefix + t for t in texts]):
+            batch = self.tokenizer(
                 [prefix + texts[i] for i in chosen],
                 padding=True,
                 truncation=True,
-                max_length=limit,
+                max_length=self.max_tokens,
                 return_tensors="np",
             )
             feeds = {
                 "input_ids": batch["input_ids"].astype(np.int64),
                 "attention_mask": batch["attention_mask"].astype(np.int64),
             }
-            out[chosen] = self._session.run(None, feeds)[0]
+            out[chosen] = self._session.run(None, feeds, shrink)[0]
+            bar.update(len(chosen))
+        bar.close()
         return out
 
     # -- encoding -----------------------------------------------------------------------
@@ -202,8 +245,8 @@ class Embedder:
     def _encode(self, texts: list[str], prompt: str, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self._session is not None and len(texts) <= ONNX_MAX_TEXTS:
-            return self._encode_onnx(texts, self._prompts.get(prompt, ""))
+        if self._session is not None:
+            return self._encode_onnx(texts, self._prompts.get(prompt, ""), progress)
         vectors = self.model.encode(
             texts,
             prompt_name=prompt if prompt in self._prompts else None,

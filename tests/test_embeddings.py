@@ -33,6 +33,19 @@ def test_onnx_vectors_are_pytorch_vectors(embedders):
     assert fast.encode_queries([]).shape == (0, fast.dimension)
 
 
+def test_large_batches_run_in_onnx_without_the_pytorch_weights(embedders):
+    fast, reference = embedders
+    assert fast._model is None  # the session holds the weights; PyTorch's copy was let go
+    texts = [f"question {i}: " + "card " * (i % 7) for i in range(40)] + ["word " * 600] * 3 + TEXTS
+    batches = list(fast._onnx_batches(texts))
+    assert sorted(i for b in batches for i in b) == list(range(len(texts)))
+    assert max(len(b) for b in batches) <= 32
+    assert 40 in batches[0] and len(batches[0]) <= 4096 // 512  # 512-token bodies: a batch within the token budget
+    a, b = fast.encode_passages(texts), reference.encode_passages(texts)
+    assert fast._model is None and (a * b).sum(axis=1).min() > 0.9999
+    assert fast.model is not None and fast.model.tokenizer is not None  # loaded again on demand
+
+
 def test_changed_weights_are_exported_again(tmp_path):
     tuned = Embedder(MODEL_DIR)
     before = tuned.encode_queries(TEXTS[:2])
