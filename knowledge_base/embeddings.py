@@ -101,7 +101,7 @@ class Embedder:
         self._shrink: Any = None
         self.threads = threads  # ONNX Runtime intra-op threads; 0 = one per core
         if onnx and device == "cpu" and self.accelerate():
-            del loaded
+            del loaded, dimension  # (the bound method holds the model too)
             self._model = None  # the session has its own copy of the weights; PyTorch's comes back on demand
             gc.collect()
 

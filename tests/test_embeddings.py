@@ -1,5 +1,7 @@
 """The ONNX Runtime encoder gives PyTorch's vectors, and follows the weights when they change."""
 
+import gc
+
 import numpy as np
 import pytest
 import torch
@@ -44,6 +46,17 @@ def test_large_batches_run_in_onnx_without_the_pytorch_weights(embedders):
     a, b = fast.encode_passages(texts), reference.encode_passages(texts)
     assert fast._model is None and (a * b).sum(axis=1).min() > 0.9999
     assert fast.model is not None and fast.model.tokenizer is not None  # loaded again on demand
+
+
+def test_the_pytorch_weights_are_freed_at_once(embedders):
+    from sentence_transformers import SentenceTransformer
+
+    def alive() -> int:
+        return sum(isinstance(o, SentenceTransformer) for o in gc.get_objects())
+
+    before = alive()
+    fast = Embedder(MODEL_DIR)
+    assert fast.accelerated and alive() == before  # nothing (not even a bound method) keeps the loaded model
 
 
 def test_changed_weights_are_exported_again(tmp_path):
