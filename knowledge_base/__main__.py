@@ -7,6 +7,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,7 +17,16 @@ DEFAULT_MODEL_DIR = ROOT / "models" / "embeddings" / "multilingual-e5-small-q4"
 def _eval(args: argparse.Namespace) -> int:
     """Build a throwaway knowledge base from --kb and score --queries (never touches the database)."""
     from knowledge_base.embeddings import Embedder
-    from knowledge_base.evaluation import calibrate, load_kb_jsonl, load_questions, metrics, rank_all
+    from knowledge_base.evaluation import (
+        calibrate,
+        choose_weights,
+        collect,
+        load_kb_jsonl,
+        load_questions,
+        metrics,
+        rank_all,
+        ranked_under,
+    )
     from knowledge_base.optimise import default_epochs, fine_tune
     from knowledge_base.search import KnowledgeBase, Thresholds
 
@@ -44,12 +54,15 @@ def _eval(args: argparse.Namespace) -> int:
     kb.load(articles, progress=sys.stderr.isatty())
     thresholds = Thresholds()
     if args.calibrate:
-        thresholds = calibrate(rank_all(kb, load_questions(args.calibrate)))
-        say(f"calibrated on {args.calibrate}: {thresholds}")
+        collected = collect(kb, load_questions(args.calibrate))
+        kb.weights, choice = choose_weights(collected)
+        thresholds = calibrate(ranked_under(collected, kb.weights))
+        say(f"calibrated on {args.calibrate}: {kb.weights} (top-1 {choice['top1']:.3f}), {thresholds}")
     result = metrics(rank_all(kb, questions), thresholds)
     result["optimised"] = not args.no_optimise
     if not args.no_optimise:
         result["epochs"] = epochs
+    result["weights"] = asdict(kb.weights)
     result["encoder"] = "onnxruntime" if embedder.accelerated else "pytorch"
     scratch.cleanup()
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))

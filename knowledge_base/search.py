@@ -275,17 +275,21 @@ class KnowledgeBase:
         self, query: str, vector: np.ndarray, lang: str | None = None
     ) -> list[tuple[str, float, dict[str, float], str, str]]:
         """Every candidate article with its fused score and signals, best first."""
+        return fuse(self.candidates(query, vector, lang), self.weights)
+
+    def candidates(self, query: str, vector: np.ndarray, lang: str | None = None) -> list[Candidate]:
+        """The candidate articles for one question, each with its three signals (not yet fused)."""
         index = self.index
-        candidates: set[str] = set()
+        keys: set[str] = set()
         centroids = index.search_centroids(vector, self.CANDIDATE_CENTROIDS)
         lexical = index.lexical.scores(query)
         for tid in list(centroids) + lexical.top(self.CANDIDATE_LEXICAL):
             translation = index.translations.get(tid)
             if translation is not None:
-                candidates.add(translation.key)
+                keys.add(translation.key)
 
         rows = []
-        for key in candidates:
+        for key in keys:
             langs = index.by_article.get(key, {})
             tids = list(langs.values())
             if not tids:
@@ -308,22 +312,41 @@ class KnowledgeBase:
             else:
                 lex = lexical.get(langs[lang], 0.0) if lang in langs else None
             best_unit = index.units[int(unit_ids[best_position])]
-            rows.append((key, dense, centroid, lex, best_unit))
-
-        present = [r[3] for r in rows if r[3] is not None]
-        baseline = float(np.median(present)) if present else 0.0
-        w = self.weights
-        ranked = []
-        for key, dense, centroid, lex, best_unit in rows:
-            bonus = 0.0 if lex is None else lex - baseline
-            fused = (w.dense * dense + w.centroid * centroid + w.lexical * bonus) / (w.dense + w.centroid + w.lexical)
-            signals = {"dense": round(dense, 4), "centroid": round(centroid, 4), "lexical": round(lex or 0.0, 4)}
-            ranked.append((key, fused, signals, best_unit.text, best_unit.lang))
-        ranked.sort(key=lambda item: item[1], reverse=True)
-        return ranked
+            rows.append(Candidate(key, dense, centroid, lex, best_unit.text, best_unit.lang))
+        return rows
 
     def decide(self, hits: list[Hit]) -> Decision:
         return decide(hits[0].score if hits else None, hits[1].score if len(hits) > 1 else None, self.thresholds)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate article's signals for one question, before fusion.
+
+    ``lexical`` is None when the article has no translation in the question's language.
+    """
+
+    key: str
+    dense: float
+    centroid: float
+    lexical: float | None
+    matched: str
+    matched_lang: str
+
+
+def fuse(candidates: list[Candidate], w: Weights) -> list[tuple[str, float, dict[str, float], str, str]]:
+    """Fused score for each candidate, best first (the rule is in this module's docstring)."""
+    present = [c.lexical for c in candidates if c.lexical is not None]
+    baseline = float(np.median(present)) if present else 0.0
+    total = w.dense + w.centroid + w.lexical
+    ranked = []
+    for c in candidates:
+        bonus = 0.0 if c.lexical is None else c.lexical - baseline
+        fused = (w.dense * c.dense + w.centroid * c.centroid + w.lexical * bonus) / total
+        signals = {"dense": round(c.dense, 4), "centroid": round(c.centroid, 4), "lexical": round(c.lexical or 0.0, 4)}
+        ranked.append((c.key, fused, signals, c.matched, c.matched_lang))
+    ranked.sort(key=lambda item: item[1], reverse=True)
+    return ranked
 
 
 def decide(best: float | None, runner_up: float | None, t: Thresholds) -> Decision:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from knowledge_base.articles import load_markdown_dir  # noqa: E402
-from knowledge_base.calibration import load_thresholds  # noqa: E402
+from knowledge_base.calibration import load_thresholds, load_weights  # noqa: E402
 from knowledge_base.embeddings import Embedder  # noqa: E402
 from knowledge_base.search import KnowledgeBase  # noqa: E402
 
@@ -46,7 +46,7 @@ def main() -> None:
     embedder = Embedder(args.model)
     model_load_s = time.perf_counter() - started
     articles = load_markdown_dir(ROOT / "knowledge_base" / "demo")
-    kb = KnowledgeBase(embedder, load_thresholds(args.calibration))
+    kb = KnowledgeBase(embedder, load_thresholds(args.calibration), load_weights(args.calibration))
     started = time.perf_counter()
     kb.load(articles)
     build_s = time.perf_counter() - started

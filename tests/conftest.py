@@ -77,10 +77,10 @@ def calibration_file(tmp_path_factory: pytest.TempPathFactory, embedder, demo_ar
 
 @pytest.fixture(scope="session")
 def demo_kb(embedder, demo_articles, calibration_file):
-    from knowledge_base.calibration import load_thresholds
+    from knowledge_base.calibration import load_thresholds, load_weights
     from knowledge_base.search import KnowledgeBase
 
-    kb = KnowledgeBase(embedder, load_thresholds(calibration_file))
+    kb = KnowledgeBase(embedder, load_thresholds(calibration_file), load_weights(calibration_file))
     kb.load(demo_articles)
     return kb
 

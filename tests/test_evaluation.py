@@ -6,8 +6,16 @@ import sys
 
 import pytest
 
-from knowledge_base.evaluation import Ranked, calibrate, load_kb_jsonl, metrics
-from knowledge_base.search import Thresholds
+from knowledge_base.evaluation import (
+    Collected,
+    Ranked,
+    calibrate,
+    choose_weights,
+    load_kb_jsonl,
+    metrics,
+    ranked_under,
+)
+from knowledge_base.search import Candidate, Thresholds, Weights
 from tests.conftest import MODEL_DIR, ROOT
 
 KB = [
@@ -136,3 +144,38 @@ def test_calibration_meets_the_stated_targets_when_scores_overlap():
     assert answered and right / len(answered) >= 0.85
     # the decline threshold is the lowest that meets the recall target
     assert sum(r.best < t.clarify - 0.011 for r in results if r.expected is None) < 18
+
+
+def _collected(expected, *candidates):
+    return Collected({"text": "q", "expected": expected}, [Candidate(*c, "q", "ar") for c in candidates], 1.0)
+
+
+def test_weights_follow_the_signal_that_ranks_right():
+    """Where the lexical signal tells articles apart and the dense one misleads, it gets more weight."""
+    misled = [  # dense prefers "b" a little, lexical clearly prefers the right "a"
+        _collected("a", ("a", 0.80, 0.80, 0.35), ("b", 0.86, 0.86, 0.20), ("c", 0.70, 0.70, 0.25)) for _ in range(20)
+    ]
+    plain = [_collected("b", ("a", 0.70, 0.70, 0.30), ("b", 0.90, 0.90, 0.35)) for _ in range(20)]
+    default_right = sum(r.keys[0] == r.expected for r in ranked_under(misled + plain, Weights()))
+    assert default_right == 20  # the default weights get every "misled" question wrong
+
+    weights, choice = choose_weights(misled + plain)
+    assert weights.lexical > Weights().lexical
+    assert all(r.keys[0] == r.expected for r in ranked_under(misled + plain, weights))
+    assert choice == {"questions": 40, "top1": 1.0, "default_top1": 0.5}
+
+
+def test_default_weights_stay_unless_another_setting_is_clearly_better():
+    """One question's worth of difference is noise: the defaults are kept."""
+    one = _collected("a", ("a", 0.80, 0.80, 0.35), ("b", 0.86, 0.86, 0.20), ("c", 0.70, 0.70, 0.25))
+    plain = [_collected("b", ("a", 0.70, 0.70, 0.30), ("b", 0.90, 0.90, 0.35)) for _ in range(40)]
+    weights, choice = choose_weights([one, *plain])
+    assert weights == Weights()
+    assert choice["top1"] == choice["default_top1"] == pytest.approx(40 / 41, abs=1e-4)
+
+
+def test_out_of_scope_questions_do_not_steer_the_weights():
+    oos = [_collected(None, ("a", 0.80, 0.80, 0.60), ("b", 0.83, 0.82, 0.20)) for _ in range(30)]
+    plain = [_collected("b", ("a", 0.70, 0.70, 0.30), ("b", 0.90, 0.90, 0.35)) for _ in range(5)]
+    weights, choice = choose_weights(oos + plain)
+    assert weights == Weights() and choice["questions"] == 5

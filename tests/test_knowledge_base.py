@@ -1,5 +1,6 @@
 """The knowledge base with the real offline model on the demo help centre."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -115,3 +116,25 @@ def test_removing_an_article_removes_it_from_search(embedder):
     assert kb.search("forgot password").best.key == "a"
     assert kb.index.remove_article("a") == 2
     assert all(h.key != "a" for h in kb.search("forgot password").hits)
+
+
+def test_calibration_picks_and_saves_the_fusion_weights(embedder, demo_articles, tmp_path):
+    """Calibrating replaces whatever weights were in force, saves them, and a restart reads them back."""
+    from knowledge_base.calibration import calibrate_knowledge_base, load_weights
+    from knowledge_base.evaluation import load_questions
+    from knowledge_base.search import Weights
+    from tests.conftest import DEMO
+
+    questions = load_questions(DEMO / "calibration.jsonl")
+    kb = KnowledgeBase(embedder, weights=Weights(dense=1.0, centroid=0.0, lexical=5.0))
+    kb.load(demo_articles)
+    path = tmp_path / "calibration.json"
+    record = calibrate_knowledge_base(kb, questions, path, source="tests")
+    assert kb.weights != Weights(dense=1.0, centroid=0.0, lexical=5.0)
+    assert record["weights"] == dataclasses.asdict(kb.weights)
+    assert record["weights_choice"]["questions"] == sum(1 for q in questions if q["expected"])
+    assert load_weights(path) == kb.weights
+
+    older = tmp_path / "older.json"  # written before weights were calibrated: the defaults apply
+    older.write_text(json.dumps({"thresholds": record["thresholds"]}))
+    assert load_weights(older) is None

@@ -195,7 +195,10 @@ def _calibrate_with(kb, questions_path: Path, target: Path) -> str:  # type: ign
     record = calibrate_knowledge_base(kb, load_questions(questions_path), target, source=str(questions_path))
     m = record["metrics"]
     summary = ", ".join(f"{k} {m[k]:.3f}" for k in ("top1", "in_scope_accuracy", "oos_recall") if k in m)
-    return f"calibrated on {questions_path.name}: {record['thresholds']} ({summary}) -> {target}"
+    return (
+        f"calibrated on {questions_path.name}: weights {record['weights']}, "
+        f"thresholds {record['thresholds']} ({summary}) -> {target}"
+    )
 
 
 def _calibrate(questions: Path | None) -> int:
@@ -289,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="start the web service and Rasa; Ctrl-C stops both")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("prepare", help="migrate, seed the demo help centre, build the index")
-    cal = sub.add_parser("calibrate", help="calibrate the decision thresholds on labelled questions")
+    cal = sub.add_parser("calibrate", help="calibrate the fusion weights and decision thresholds on labelled questions")
     cal.add_argument("--questions", type=Path, help="JSONL: text, expected (article key or null), lang")
     imp = sub.add_parser(
         "import-articles",

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from actions import context as action_context
 from knowledge_base.articles import ArticleSet, load_markdown_dir
-from knowledge_base.calibration import load_thresholds
+from knowledge_base.calibration import load_thresholds, load_weights
 from knowledge_base.embeddings import Embedder
 from knowledge_base.search import KnowledgeBase, Thresholds
 from webhook.action_endpoint import action_router, build_executor
@@ -66,7 +66,7 @@ async def load_knowledge_base(settings: Settings, db: Database, progress: bool =
     thresholds = load_thresholds(settings.kb_calibration_file) or Thresholds(
         settings.kb_answer_threshold, settings.kb_clarify_threshold, settings.kb_margin
     )
-    kb = KnowledgeBase(embedder, thresholds)
+    kb = KnowledgeBase(embedder, thresholds, load_weights(settings.kb_calibration_file))
     articles = await seed_articles(settings, db)
     rebuilt = await asyncio.to_thread(kb.load, articles, settings.kb_index_dir, progress)
     log.info("knowledge base: %d article translations, index %s", len(articles), "rebuilt" if rebuilt else "loaded")

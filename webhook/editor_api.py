@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -198,10 +199,14 @@ def editor_router() -> APIRouter:
 
     @router.get("/calibration", dependencies=editor)
     async def calibration(request: Request) -> dict[str, Any]:
-        """The thresholds in force, and how they were chosen."""
+        """The fusion weights and thresholds in force, and how they were chosen."""
         path = request.app.state.settings.kb_calibration_file
-        t = service(request).kb.thresholds
-        current = {"thresholds": {"answer": t.answer, "clarify": t.clarify, "margin": t.margin}}
+        kb = service(request).kb
+        t = kb.thresholds
+        current = {
+            "thresholds": {"answer": t.answer, "clarify": t.clarify, "margin": t.margin},
+            "weights": asdict(kb.weights),
+        }
         try:
             return {**json.loads(path.read_text()), **current}
         except (OSError, ValueError):
@@ -241,7 +246,7 @@ def editor_router() -> APIRouter:
 
     @router.post("/calibrate", dependencies=editor)
     async def calibrate(request: Request, body: CalibrateIn) -> dict[str, Any]:
-        """Recalibrate the decision thresholds on labelled questions; they apply at once and are saved."""
+        """Recalibrate the fusion weights and thresholds on labelled questions; they apply at once and are saved."""
         kb = service(request).kb
         questions = [q.model_dump() for q in body.questions]
         path = request.app.state.settings.kb_calibration_file

@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from knowledge_base.articles import ArticleSet
-from knowledge_base.calibration import calibrate_knowledge_base, load_thresholds
+from knowledge_base.calibration import calibrate_knowledge_base, load_thresholds, load_weights
 from knowledge_base.embeddings import Embedder
 from knowledge_base.evaluation import load_questions
 from knowledge_base.optimise import default_epochs, fine_tune, training_groups
-from knowledge_base.search import KnowledgeBase
+from knowledge_base.search import KnowledgeBase, Weights
 from webhook.events import KB_TOPIC, EventBus
 from webhook.settings import Settings
 
@@ -210,6 +210,7 @@ class Optimiser:
             thresholds = load_thresholds(self.settings.kb_calibration_file)
             if thresholds is not None:
                 self.kb.thresholds = thresholds
+                self.kb.weights = load_weights(self.settings.kb_calibration_file) or Weights()
 
         await asyncio.to_thread(load)
         log.info("knowledge base: switched to %s, as another worker did", model)
