@@ -54,10 +54,9 @@ def test_optimise_swaps_in_a_fine_tuned_model_keeps_edits_and_survives_a_restart
         assert done["job"]["model"] == str(model) and model.parent == settings.kb_optimised_dir
         assert (model / "model.safetensors").is_file()
         assert json.loads(settings.kb_active_model_file.read_text())["model"] == str(model)
-        assert (
-            done["job"]["calibration"]["thresholds"]
-            == client.get("/api/kb/calibration", headers=EDITOR_AUTH).json()["thresholds"]
-        )
+        calibration = client.get("/api/kb/calibration", headers=EDITOR_AUTH).json()
+        assert done["job"]["calibration"]["thresholds"] == calibration["thresholds"]
+        assert done["job"]["calibration"]["weights"] == calibration["weights"]
         assert _top(client, "where can I store my suitcase?") == "luggage-locker"
         assert _top(client, "how do I return an item?") == "return-an-item"
 

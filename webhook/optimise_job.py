@@ -10,7 +10,8 @@ the bot keeps answering with the current model meanwhile:
 3. build a complete index with it, aside;
 4. swap model and index in one step (``KnowledgeBase.adopt``), applying the edits
    made during the job first, and save the index;
-5. recalibrate the thresholds on ``KB_CALIBRATION_QUESTIONS`` (scores shift with the model);
+5. recalibrate the fusion weights and thresholds on ``KB_CALIBRATION_QUESTIONS``
+   (scores shift with the model);
 6. record the model in ``KB_ACTIVE_MODEL_FILE`` (used at the next start) and announce
    it on the bus, so that the other workers load it too.
 
@@ -157,23 +158,25 @@ class Optimiser:
         self.kb.adopt(fresh)
         self.kb.save(settings.kb_index_dir)
         self._record(model)
-        self._phase("recalibrating the thresholds", 0.93)
+        self._phase("recalibrating the fusion weights and thresholds", 0.93)
         self.status.calibration = self._recalibrate()
         self._prune(model)
         return model
 
     def _recalibrate(self) -> dict[str, Any] | None:
         path = self.settings.kb_calibration_questions
-        if not path.is_file():
-            log.warning("no %s: the thresholds were not recalibrated for the new model", path)
-            return None
         questions = [
-            q for q in load_questions(path) if not q.get("expected") or q["expected"] in self.kb.articles.by_key
+            q
+            for q in (load_questions(path) if path.is_file() else [])
+            if not q.get("expected") or q["expected"] in self.kb.articles.by_key
         ]
+        if not any(q.get("expected") for q in questions):
+            log.warning("no labelled questions in %s: the new model keeps the old weights and thresholds", path)
+            return None
         record = calibrate_knowledge_base(
             self.kb, questions, self.settings.kb_calibration_file, source=f"{path} ({self.status.kind})"
         )
-        return {"thresholds": record["thresholds"], "metrics": record["metrics"]}
+        return {"thresholds": record["thresholds"], "weights": record["weights"], "metrics": record["metrics"]}
 
     def _record(self, model: str) -> None:
         path = self.settings.kb_active_model_file
