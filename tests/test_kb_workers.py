@@ -5,6 +5,7 @@ as two uvicorn workers would.
 """
 
 import asyncio
+import json
 import os
 import time
 
@@ -12,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from knowledge_base.articles import Article, ArticleSet
-from tests.conftest import EDITOR_AUTH, LOCKER_ARTICLE, editor_settings
+from tests.conftest import DEMO, EDITOR_AUTH, LOCKER_ARTICLE, editor_settings
 from webhook.app import create_app
 from webhook.store import articles as article_store
 from webhook.store.database import Database
@@ -89,3 +90,23 @@ def test_a_change_written_to_the_store_elsewhere_is_caught_up_by_reconcile(worke
         assert response.status_code == 200 and response.json()["changed"] == 1
         assert _keys(client, "where can I park my bicycle?")[0] == "bike-parking"
         assert client.post("/api/kb/reconcile", headers=AUTH).json()["changed"] == 0
+
+
+def test_a_recalibration_on_one_worker_applies_on_the_other(workers):
+    """The fusion weights and thresholds chosen on one worker rank and decide the same way on every worker."""
+    first, second, _ = workers
+    questions = [json.loads(line) for line in (DEMO / "calibration.jsonl").read_text().splitlines() if line.strip()]
+    # a skewed set: only the Persian questions, so the result differs from the setup's calibration
+    persian = [q for q in questions if q["lang"] == "fa"]
+    before = second.get("/api/kb/calibration", headers=AUTH).json()
+    response = first.post("/api/kb/calibrate", json={"questions": persian}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    chosen = {"thresholds": response.json()["thresholds"], "weights": response.json()["weights"]}
+    assert chosen["thresholds"] != before["thresholds"]
+
+    def in_force(client):
+        current = client.get("/api/kb/calibration", headers=AUTH).json()
+        return {"thresholds": current["thresholds"], "weights": current["weights"]}
+
+    assert in_force(first) == chosen
+    assert _eventually(lambda: in_force(second) == chosen)

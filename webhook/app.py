@@ -135,7 +135,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             deflection_window_h=settings.deflection_window_h,
         )
         app.state.agents = AgentService(app.state.conversations, settings.agent_online_window_s)
-        app.state.articles = ArticleService(db, kb, settings.kb_index_dir, bus=bus, reconcile_s=settings.kb_reconcile_s)
+        app.state.articles = ArticleService(
+            db,
+            kb,
+            settings.kb_index_dir,
+            bus=bus,
+            reconcile_s=settings.kb_reconcile_s,
+            calibration_file=settings.kb_calibration_file,
+        )
         app.state.optimiser = Optimiser(kb, settings, bus, app.state.articles.origin)
         app.state.articles.on_model_change = app.state.optimiser.follow
         await app.state.articles.start()

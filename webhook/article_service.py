@@ -11,6 +11,11 @@ event bus (topic ``kb``) and every other worker re-reads that translation from
 the store. Events can be missed (Redis restarted), and the command-line importer
 writes to the store behind the workers' backs, so each worker also compares its
 index with the store every ``reconcile_s`` seconds and fixes what differs.
+
+Calibration (fusion weights and thresholds) is shared the same way: the worker that
+recalibrates writes the calibration file and announces it; the others re-read the
+file on the event, and at each reconcile if it changed (a missed event, or
+``python -m webhook calibrate``).
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.articles import ArticleSet
-from knowledge_base.search import KnowledgeBase, SearchResult
+from knowledge_base.calibration import calibrate_knowledge_base, load_thresholds, load_weights
+from knowledge_base.search import KnowledgeBase, SearchResult, Weights
 from webhook.events import KB_TOPIC, EventBus, Subscription
 from webhook.store import articles as repo
 from webhook.store.database import Database
@@ -45,6 +51,7 @@ class ArticleService:
         save_delay_s: float = 2.0,
         bus: EventBus | None = None,
         reconcile_s: float = 30.0,
+        calibration_file: Path | None = None,
     ) -> None:
         self.db = db
         self.kb = kb
@@ -58,6 +65,8 @@ class ArticleService:
         self._save_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._dirty = False
+        self.calibration_file = calibration_file
+        self._calibration_seen = self._calibration_stamp()  # the app read this file at start
 
     async def start(self) -> None:
         """Follow other workers' changes, and reconcile with the store now and then."""
@@ -158,6 +167,9 @@ class ArticleService:
                 if event.get("origin") == self.origin:
                     continue
                 try:
+                    if "calibration" in event:
+                        await asyncio.to_thread(self.reload_calibration)
+                        continue
                     if "model" in event:
                         if self.on_model_change is not None:
                             async with self.db.session() as session:
@@ -185,8 +197,39 @@ class ArticleService:
             try:
                 await self.reconcile()
                 await asyncio.to_thread(self.kb.compact)
+                await asyncio.to_thread(self.reload_calibration)
             except Exception:
                 log.exception("knowledge base reconcile failed; trying again in %.0f s", self.reconcile_s)
+
+    # -- calibration --------------------------------------------------------------------
+    async def calibrate(self, questions: list[dict[str, Any]], source: str) -> dict[str, Any]:
+        """Choose weights and thresholds on labelled questions, apply and save them, and tell the other workers."""
+        record = await asyncio.to_thread(calibrate_knowledge_base, self.kb, questions, self.calibration_file, source)
+        self._calibration_seen = self._calibration_stamp()
+        if self.bus is not None and self.calibration_file is not None:
+            await self.bus.publish(KB_TOPIC, {"calibration": str(self.calibration_file), "origin": self.origin})
+        return record
+
+    def _calibration_stamp(self) -> int | None:
+        try:
+            return self.calibration_file.stat().st_mtime_ns if self.calibration_file else None
+        except OSError:
+            return None
+
+    def reload_calibration(self) -> bool:
+        """Apply the calibration file if it changed since this worker last read it; returns whether it did."""
+        stamp = self._calibration_stamp()
+        if stamp is None or stamp == self._calibration_seen or self.calibration_file is None:
+            return False
+        thresholds = load_thresholds(self.calibration_file)
+        if thresholds is None:
+            return False  # half written or broken: keep what is in force, look again later
+        weights = load_weights(self.calibration_file) or Weights()
+        with self.kb.lock:
+            self.kb.thresholds, self.kb.weights = thresholds, weights
+        self._calibration_seen = stamp
+        log.info("calibration reloaded from %s: %s, %s", self.calibration_file, weights, thresholds)
+        return True
 
     # -- persisting the index -----------------------------------------------------------
     def _schedule_save(self) -> None:

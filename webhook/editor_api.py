@@ -7,7 +7,6 @@ articles, which the help-centre pages show anyway.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from dataclasses import asdict
@@ -18,7 +17,6 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Requ
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from knowledge_base.articles import KEY_MAX_LENGTH, key_problem
-from knowledge_base.calibration import calibrate_knowledge_base
 from knowledge_base.search import SearchResult
 from webhook.article_service import ArticleService
 from webhook.optimise_job import JobRunning, Optimiser
@@ -247,11 +245,9 @@ def editor_router() -> APIRouter:
     @router.post("/calibrate", dependencies=editor)
     async def calibrate(request: Request, body: CalibrateIn) -> dict[str, Any]:
         """Recalibrate the fusion weights and thresholds on labelled questions; they apply at once and are saved."""
-        kb = service(request).kb
         questions = [q.model_dump() for q in body.questions]
-        path = request.app.state.settings.kb_calibration_file
         try:
-            return await asyncio.to_thread(calibrate_knowledge_base, kb, questions, path, "editor API")
+            return await service(request).calibrate(questions, "editor API")
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
 
