@@ -38,6 +38,17 @@ def load_weights(path: Path) -> Weights | None:
         return None
 
 
+def apply_calibration(kb: KnowledgeBase, path: Path) -> bool:
+    """Put the file's thresholds and weights in force in ``kb``; False (nothing changed) when it has none."""
+    thresholds = load_thresholds(path)
+    if thresholds is None:
+        return False
+    weights = load_weights(path) or Weights()
+    with kb.lock:
+        kb.thresholds, kb.weights = thresholds, weights
+    return True
+
+
 def calibrate_knowledge_base(
     kb: KnowledgeBase, questions: list[dict[str, Any]], path: Path | None, source: str
 ) -> dict[str, Any]:

@@ -182,7 +182,7 @@ def choose_weights(collected: list[Collected], default: Weights | None = None) -
         right, reciprocal = 0, 0.0
         for r in ranked_under(answerable, w):
             right += bool(r.keys) and r.keys[0] == r.expected
-            reciprocal += next((1 / (i + 1) for i, k in enumerate(r.keys[:5]) if k == r.expected), 0.0)
+            reciprocal += _reciprocal_rank(r)
         return right, reciprocal
 
     baseline = score(default)
@@ -203,6 +203,11 @@ def choose_weights(collected: list[Collected], default: Weights | None = None) -
         "default_top1": round(baseline[0] / n, 4),
     }
     return best, info
+
+
+def _reciprocal_rank(r: Ranked) -> float:
+    """1/rank of the expected article among the top 5, else 0 (MRR@5's term)."""
+    return next((1 / (i + 1) for i, k in enumerate(r.keys[:5]) if k == r.expected), 0.0)
 
 
 def _arrays(results: list[Ranked]) -> dict[str, np.ndarray]:
@@ -268,9 +273,7 @@ def _rates(results: list[Ranked], t: Thresholds) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(results)}
     if inside:
         out["top1"] = float(np.mean([bool(r.keys) and r.keys[0] == r.expected for r in inside]))
-        out["mrr5"] = float(
-            np.mean([next((1 / (i + 1) for i, k in enumerate(r.keys[:5]) if k == r.expected), 0.0) for r in inside])
-        )
+        out["mrr5"] = float(np.mean([_reciprocal_rank(r) for r in inside]))
         out["in_scope_accuracy"] = float(
             np.mean([decide(r.best, r.runner_up, t) == "answer" and r.keys[0] == r.expected for r in inside])
         )

@@ -31,8 +31,8 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.articles import ArticleSet
-from knowledge_base.calibration import calibrate_knowledge_base, load_thresholds, load_weights
-from knowledge_base.search import KnowledgeBase, SearchResult, Weights
+from knowledge_base.calibration import apply_calibration, calibrate_knowledge_base
+from knowledge_base.search import KnowledgeBase, SearchResult
 from webhook.events import KB_TOPIC, EventBus, Subscription
 from webhook.store import articles as repo
 from webhook.store.database import Database
@@ -221,14 +221,10 @@ class ArticleService:
         stamp = self._calibration_stamp()
         if stamp is None or stamp == self._calibration_seen or self.calibration_file is None:
             return False
-        thresholds = load_thresholds(self.calibration_file)
-        if thresholds is None:
+        if not apply_calibration(self.kb, self.calibration_file):
             return False  # half written or broken: keep what is in force, look again later
-        weights = load_weights(self.calibration_file) or Weights()
-        with self.kb.lock:
-            self.kb.thresholds, self.kb.weights = thresholds, weights
         self._calibration_seen = stamp
-        log.info("calibration reloaded from %s: %s, %s", self.calibration_file, weights, thresholds)
+        log.info("calibration reloaded from %s: %s, %s", self.calibration_file, self.kb.weights, self.kb.thresholds)
         return True
 
     # -- persisting the index -----------------------------------------------------------

@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from knowledge_base.articles import ArticleSet
-from knowledge_base.calibration import calibrate_knowledge_base, load_thresholds, load_weights
+from knowledge_base.calibration import apply_calibration, calibrate_knowledge_base
 from knowledge_base.embeddings import Embedder
 from knowledge_base.evaluation import load_questions
 from knowledge_base.optimise import default_epochs, fine_tune, training_groups
-from knowledge_base.search import KnowledgeBase, Weights
+from knowledge_base.search import KnowledgeBase
 from webhook.events import KB_TOPIC, EventBus
 from webhook.settings import Settings
 
@@ -210,10 +210,7 @@ class Optimiser:
             fresh = KnowledgeBase(embedder, self.kb.thresholds, self.kb.weights)
             fresh.load(live, self.settings.kb_index_dir)
             self.kb.adopt(fresh)
-            thresholds = load_thresholds(self.settings.kb_calibration_file)
-            if thresholds is not None:
-                self.kb.thresholds = thresholds
-                self.kb.weights = load_weights(self.settings.kb_calibration_file) or Weights()
+            apply_calibration(self.kb, self.settings.kb_calibration_file)
 
         await asyncio.to_thread(load)
         log.info("knowledge base: switched to %s, as another worker did", model)
