@@ -205,14 +205,14 @@ class _Block:
         return cls(ids, sparse.csr_matrix((weighted, grams, indptr), shape=(n, N_FEATURES)).tocsc())
 
     def scores(self, grams: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """Each document's dot product with a query given as n-grams and weights."""
-        matrix = self.matrix
-        starts, ends = matrix.indptr[grams], matrix.indptr[grams + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        if total == 0:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        return np.bincount(
-            matrix.indices[offsets], weights=matrix.data[offsets] * np.repeat(weights, lengths), minlength=len(self.ids)
-        ).astype(np.float32)
+        """Each document's dot product with a query given as n-grams and weights.
+
+        The CSC matrix read transposed is n-grams x documents in CSR without a copy:
+        selecting the query's rows and multiplying is two C loops over the postings
+        touched (about 280,000 at 10,000 articles), four times faster than gathering
+        them with NumPy index arithmetic (docs/benchmarks.md).
+        """
+        if not len(self.ids):
+            return np.zeros(0, dtype=np.float32)
+        postings = self.matrix.T[grams]  # query n-grams x documents
+        return np.asarray(postings.T @ weights, dtype=np.float32)
