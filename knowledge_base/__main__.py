@@ -35,7 +35,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     articles = load_kb_jsonl(args.kb)
     questions = load_questions(args.queries)
-    embedder = Embedder(args.model)
+    embedder = Embedder(args.model, query_cache=0)  # the latency figures time the encoder on every question
     say(f"{len(articles.by_key)} articles, {len(questions)} questions")
     scratch = tempfile.TemporaryDirectory(prefix="kb-eval-")
     epochs = args.epochs or default_epochs(articles)

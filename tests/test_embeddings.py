@@ -59,9 +59,42 @@ def test_the_pytorch_weights_are_freed_at_once(embedders):
     assert fast.accelerated and alive() == before  # nothing (not even a bound method) keeps the loaded model
 
 
+def test_a_repeated_question_is_not_encoded_again(embedders, monkeypatch):
+    fast, reference = embedders
+    runs = []
+    encode = fast._encode_onnx
+    monkeypatch.setattr(fast, "_encode_onnx", lambda texts, *a, **k: runs.append(list(texts)) or encode(texts, *a, **k))
+    first = fast.encode_queries(["where is my refund?"])
+    first[0, 0] = 42.0  # a caller's changes do not reach the cache
+    again = fast.encode_queries(["where is my refund?"])
+    assert runs == [["where is my refund?"]]  # encoded once
+    assert (again @ reference.encode_queries(["where is my refund?"]).T)[0, 0] > 0.9999
+    fast.encode_passages(["where is my refund?"])  # a passage is another text to the model
+    fast.encode_queries(["where is my refund?", "and my card?"])  # batches (an index build) are not cached
+    assert len(runs) == 3
+    uncached = Embedder(MODEL_DIR, query_cache=0)  # what the benchmarks use
+    calls = []
+    raw = uncached._encode_onnx
+    monkeypatch.setattr(uncached, "_encode_onnx", lambda texts, *a, **k: calls.append(1) or raw(texts, *a, **k))
+    uncached.encode_queries(["where is my refund?"])
+    uncached.encode_queries(["where is my refund?"])
+    assert len(calls) == 2
+
+
+def test_the_question_cache_holds_the_most_recent_questions(monkeypatch):
+    small = Embedder(MODEL_DIR, query_cache=2)
+    runs = []
+    encode = small._encode_onnx
+    monkeypatch.setattr(small, "_encode_onnx", lambda texts, *a, **k: runs.append(texts[0]) or encode(texts, *a, **k))
+    for text in ["a", "b", "a", "c", "a", "b"]:
+        small.encode_queries([text])
+    assert runs == ["a", "b", "c", "b"]  # "b" was the least recent when "c" came
+
+
 def test_changed_weights_are_exported_again(tmp_path):
     tuned = Embedder(MODEL_DIR)
     before = tuned.encode_queries(TEXTS[:2])
+    cached = tuned.encode_queries(TEXTS[:1])
     layer = tuned.model[0].auto_model.encoder.layer[0].intermediate.dense
     with torch.no_grad():
         layer.weight.mul_(1.5)  # what fine-tuning does: the weights change in memory
@@ -69,6 +102,7 @@ def test_changed_weights_are_exported_again(tmp_path):
     stamp = (tmp_path / "onnx" / "STAMP").read_text()
     after = tuned.encode_queries(TEXTS[:2])
     assert (before * after).sum(axis=1).max() < 0.9999  # the new weights are in use
+    assert (cached @ tuned.encode_queries(TEXTS[:1]).T)[0, 0] < 0.9999  # no question cached under the old ones
     tuned._session = None  # PyTorch, for reference
     assert (after * tuned.encode_queries(TEXTS[:2])).sum(axis=1).min() > 0.9999
     # the base model's own export was left alone
