@@ -55,7 +55,8 @@ def bench_websocket(url: str, questions: list[str], rounds: int) -> None:
 
 def bench_telegram(url: str, secret: str, count: int) -> None:
     headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
-    fresh, duplicate = [], []
+    fresh: list[float] = []
+    duplicate: list[float] = []
     base = int(time.time() * 1000)
     with httpx.Client(timeout=30) as client:
         for i in range(count):
