@@ -62,7 +62,9 @@ async def seed_articles(settings: Settings, db: Database) -> ArticleSet:
 
 async def load_knowledge_base(settings: Settings, db: Database, progress: bool = False) -> KnowledgeBase:
     """Load the embedding model, and the index when its stamp matches the articles (else rebuild)."""
-    embedder = await asyncio.to_thread(Embedder, active_model(settings), threads=settings.kb_encoder_threads)
+    embedder = await asyncio.to_thread(
+        Embedder, active_model(settings), threads=settings.kb_encoder_threads, query_cache=settings.kb_query_cache
+    )
     thresholds = load_thresholds(settings.kb_calibration_file) or Thresholds(
         settings.kb_answer_threshold, settings.kb_clarify_threshold, settings.kb_margin
     )

@@ -150,7 +150,7 @@ class Optimiser:
             trainee.model.save(str(tmp))
             os.replace(tmp, target)
             model = str(target)  # the index stamp names the model folder that built it
-        embedder = Embedder(model, threads=settings.kb_encoder_threads)
+        embedder = Embedder(model, threads=settings.kb_encoder_threads, query_cache=settings.kb_query_cache)
         self._phase("indexing the published articles", 0.8)
         fresh = KnowledgeBase(embedder, self.kb.thresholds, self.kb.weights)
         fresh.load(snapshot)
@@ -206,7 +206,9 @@ class Optimiser:
             return
 
         def load() -> None:
-            embedder = Embedder(model, threads=self.settings.kb_encoder_threads)
+            embedder = Embedder(
+                model, threads=self.settings.kb_encoder_threads, query_cache=self.settings.kb_query_cache
+            )
             fresh = KnowledgeBase(embedder, self.kb.thresholds, self.kb.weights)
             fresh.load(live, self.settings.kb_index_dir)
             self.kb.adopt(fresh)
