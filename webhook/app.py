@@ -22,7 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from actions import context as action_context
 from knowledge_base.articles import ArticleSet, load_markdown_dir
 from knowledge_base.calibration import load_thresholds, load_weights
-from knowledge_base.embeddings import Embedder
 from knowledge_base.search import KnowledgeBase, Thresholds
 from webhook.action_endpoint import action_router, build_executor
 from webhook.agent_api import agent_router
@@ -39,7 +38,7 @@ from webhook.events import create_bus
 from webhook.handoff import Desk, HandoffRules
 from webhook.help_pages import help_router
 from webhook.metrics_api import metrics_router
-from webhook.optimise_job import Optimiser, active_model
+from webhook.optimise_job import Optimiser, active_model, serving_embedder
 from webhook.rasa_client import RasaClient
 from webhook.settings import Settings, get_settings
 from webhook.store import articles as article_store
@@ -62,9 +61,7 @@ async def seed_articles(settings: Settings, db: Database) -> ArticleSet:
 
 async def load_knowledge_base(settings: Settings, db: Database, progress: bool = False) -> KnowledgeBase:
     """Load the embedding model, and the index when its stamp matches the articles (else rebuild)."""
-    embedder = await asyncio.to_thread(
-        Embedder, active_model(settings), threads=settings.kb_encoder_threads, query_cache=settings.kb_query_cache
-    )
+    embedder = await asyncio.to_thread(serving_embedder, active_model(settings), settings)
     thresholds = load_thresholds(settings.kb_calibration_file) or Thresholds(
         settings.kb_answer_threshold, settings.kb_clarify_threshold, settings.kb_margin
     )

@@ -77,6 +77,11 @@ def active_model(settings: Settings) -> str:
     return settings.kb_model
 
 
+def serving_embedder(model: str, settings: Settings) -> Embedder:
+    """The encoder a worker searches with, set up from the settings (threads, question cache)."""
+    return Embedder(model, threads=settings.kb_encoder_threads, query_cache=settings.kb_query_cache)
+
+
 class Optimiser:
     def __init__(self, kb: KnowledgeBase, settings: Settings, bus: EventBus | None, origin: str) -> None:
         self.kb = kb
@@ -150,7 +155,7 @@ class Optimiser:
             trainee.model.save(str(tmp))
             os.replace(tmp, target)
             model = str(target)  # the index stamp names the model folder that built it
-        embedder = Embedder(model, threads=settings.kb_encoder_threads, query_cache=settings.kb_query_cache)
+        embedder = serving_embedder(model, settings)
         self._phase("indexing the published articles", 0.8)
         fresh = KnowledgeBase(embedder, self.kb.thresholds, self.kb.weights)
         fresh.load(snapshot)
@@ -206,9 +211,7 @@ class Optimiser:
             return
 
         def load() -> None:
-            embedder = Embedder(
-                model, threads=self.settings.kb_encoder_threads, query_cache=self.settings.kb_query_cache
-            )
+            embedder = serving_embedder(model, self.settings)
             fresh = KnowledgeBase(embedder, self.kb.thresholds, self.kb.weights)
             fresh.load(live, self.settings.kb_index_dir)
             self.kb.adopt(fresh)
