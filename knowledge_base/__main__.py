@@ -35,7 +35,8 @@ def _eval(args: argparse.Namespace) -> int:
 
     articles = load_kb_jsonl(args.kb)
     questions = load_questions(args.queries)
-    embedder = Embedder(args.model, query_cache=0)  # the latency figures time the encoder on every question
+    # query_cache=0: the latency figures time the encoder on every question
+    embedder = Embedder(args.model, query_cache=0, int8=not args.no_int8)
     say(f"{len(articles.by_key)} articles, {len(questions)} questions")
     scratch = tempfile.TemporaryDirectory(prefix="kb-eval-")
     epochs = args.epochs or default_epochs(articles)
@@ -63,7 +64,7 @@ def _eval(args: argparse.Namespace) -> int:
     if not args.no_optimise:
         result["epochs"] = epochs
     result["weights"] = asdict(kb.weights)
-    result["encoder"] = "onnxruntime" if embedder.accelerated else "pytorch"
+    result["encoder"] = embedder.backend
     scratch.cleanup()
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     keys = ("top1", "mrr5", "in_scope_accuracy", "oos_recall", "oos_precision")
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         help="fine-tuning epochs on the articles' phrasings (default: enough for about 100 steps, 3 to 10)",
     )
     ev.add_argument("--no-optimise", action="store_true", help="search with the model as it is")
+    ev.add_argument("--no-int8", action="store_true", help="encode with float matrix products (KB_ENCODER_INT8=false)")
     args = parser.parse_args(argv)
 
     if args.command == "eval":

@@ -13,6 +13,14 @@ not leave gigabytes of activations behind. The export is made once per
 model and kept beside it (``<model>/onnx/``, or ``models/onnx/<name>`` for a hub
 model), stamped with the weights it came from; a model without a usable export,
 or an environment without ONNX Runtime, encodes with PyTorch.
+
+The session runs a copy of the export whose matrix products use 8-bit weights in
+blocks of 32 and 8-bit activations (ONNX Runtime's ``MatMulNBits``): about a fifth
+less time per question on two cores. The default model's weights are 4-bit in
+blocks of 32 already, so for it the 8-bit weights are exact; a fine-tuned model's
+are rounded to 256 levels in each block of 32. Each copy is checked against the float
+export on ``PROBES`` before it is used, and kept beside it; one that disagrees is
+not used (``int8=False`` turns the copy off).
 """
 
 from __future__ import annotations
@@ -48,6 +56,21 @@ BATCH_SIZE = 32
 ONNX_TOKEN_BUDGET = 4096  # texts x padded length per ONNX call: bounds the activations of a batch of long bodies
 ONNX_SHRINK_ABOVE = 8  # calls with more texts than this give their arena memory back afterwards
 QUERY_CACHE_SIZE = 2048  # recent single questions kept encoded (about 1.5 KB each at 384 dimensions)
+INT8_FILE = "model.int8.onnx"
+INT8_REJECTED = "INT8-REJECTED"
+INT8_MIN_COSINE = 0.999  # the 8-bit copy's vectors against the float export's, on every probe
+PROBES = [  # what the 8-bit copy is checked on: questions and passages in the three languages
+    "query: how do I reset my card pin",
+    "query: my top-up of 20 EUR via SEPA is still pending",
+    "query: چطور رمز کارتم را عوض کنم؟",
+    "query: لم يصلني المبلغ المسترد بعد",
+    "query: ما بدي البطاقة، كيف بلغيها؟",
+    "query: ORD-55821 tracking says delivered but nothing arrived",
+    "passage: Refunds reach your account within 5 to 10 working days of the return being accepted. "
+    "If you paid by card, the money goes back to that card; gift cards are refunded as store credit.",
+    "passage: برای تغییر رمز کارت، در برنامه به بخش کارت‌ها بروید و «تغییر رمز» را بزنید.",
+    "passage: يمكنك تتبع طلبك من صفحة الطلبات. إذا لم يصل خلال سبعة أيام، تواصل معنا.",
+]
 
 
 def _weights_stamp(model: torch.nn.Module, name: str) -> str:
@@ -96,8 +119,11 @@ class Embedder:
         onnx: bool = True,
         threads: int = 0,
         query_cache: int = QUERY_CACHE_SIZE,
+        int8: bool = True,
     ) -> None:
         self.name = str(model)
+        self.int8 = int8  # 8-bit matrix products in the ONNX session, when they agree with the float export
+        self.weights = "pytorch"  # what encodes: "pytorch", "float" or "int8" (the last two in ONNX Runtime)
         self.query_cache = query_cache  # questions kept encoded; 0 for benchmarks, which must time the encoder
         self.device = device
         self._model: SentenceTransformer | None = None
@@ -134,6 +160,11 @@ class Embedder:
     def accelerated(self) -> bool:
         return self._session is not None
 
+    @property
+    def backend(self) -> str:
+        """What encodes, for reports: ``onnxruntime-int8``, ``onnxruntime`` or ``pytorch``."""
+        return {"int8": "onnxruntime-int8", "float": "onnxruntime"}.get(self.weights, "pytorch")
+
     def _export_dir(self) -> Path:
         local = Path(self.name)
         if local.is_dir() and os.access(local, os.W_OK):
@@ -158,6 +189,7 @@ class Embedder:
         Returns whether ONNX Runtime is in use.
         """
         self._session = None
+        self.weights = "pytorch"
         with self._queries_lock:
             self._queries.clear()
         transformer = self._pooled_transformer()
@@ -175,16 +207,82 @@ class Embedder:
             stamp_file = folder / "STAMP"
             if not (path.exists() and stamp_file.exists() and stamp_file.read_text().strip() == stamp):
                 self._export(transformer, folder, stamp)
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            quantised = self._int8_copy(folder) if self.int8 else None
+            self._session = self._open(quantised or path)
+            self.weights = "int8" if quantised else "float"
             self._shrink = ort.RunOptions()
             self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         except Exception:
             log.warning("could not use ONNX Runtime for %s; encoding with PyTorch", self.name, exc_info=True)
             self._session = None
+            self.weights = "pytorch"
         return self._session is not None
+
+    def _open(self, path: Path) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def _int8_copy(self, folder: Path) -> Path | None:
+        """The export with 8-bit blockwise matrix products, made and checked once per export.
+
+        None when the copy disagrees with the float export on ``PROBES`` (it is then
+        not tried again for these weights) or cannot be made: the float export serves.
+        """
+        target, rejected = folder / INT8_FILE, folder / INT8_REJECTED
+        if target.exists():
+            return target
+        if rejected.exists():
+            return None
+        try:
+            import onnx
+
+            root = logging.getLogger()
+            guard = logging.NullHandler()  # the quantiser module calls logging.basicConfig on import
+            root.addHandler(guard)
+            try:
+                from onnxruntime.quantization.matmul_nbits_quantizer import (
+                    DefaultWeightOnlyQuantConfig,
+                    MatMulNBitsQuantizer,
+                )
+            finally:
+                root.removeHandler(guard)
+            logging.getLogger(MatMulNBitsQuantizer.__module__).setLevel(logging.WARNING)
+            shape = {"bits": 8, "block_size": 32, "is_symmetric": True, "accuracy_level": 4}
+            quantiser = MatMulNBitsQuantizer(
+                str(folder / "model.onnx"), algo_config=DefaultWeightOnlyQuantConfig(**shape), **shape
+            )
+            quantiser.process()
+            tmp = folder / f"model.int8.tmp{os.getpid()}.onnx"
+            onnx.save(quantiser.model.model, str(tmp))
+            del quantiser
+            agreement = self._agreement(self._open(folder / "model.onnx"), self._open(tmp))
+        except Exception:
+            log.warning("could not make the 8-bit encoder for %s; it stays in float", self.name, exc_info=True)
+            return None
+        if agreement < INT8_MIN_COSINE:
+            tmp.unlink(missing_ok=True)
+            rejected.write_text(f"{agreement:.6f}\n")
+            log.warning(
+                "the 8-bit encoder for %s disagrees with the float one (cosine %.5f); float it is", self.name, agreement
+            )
+            return None
+        os.replace(tmp, target)
+        log.info("8-bit encoder for %s made (cosine with float >= %.5f on the probes)", self.name, agreement)
+        return target
+
+    def _agreement(self, reference: Any, candidate: Any) -> float:
+        """The lowest cosine between two sessions' vectors over ``PROBES``."""
+        lowest = 1.0
+        for text in PROBES:
+            batch = self.tokenizer([text], truncation=True, max_length=self.max_tokens, return_tensors="np")
+            feeds = {name: batch[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
+            a, b = reference.run(None, feeds)[0][0], candidate.run(None, feeds)[0][0]
+            lowest = min(lowest, float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
+        return lowest
 
     def _export(self, transformer: torch.nn.Module, folder: Path, stamp: str) -> None:
         log.info("exporting %s to ONNX (once per model)", self.name)

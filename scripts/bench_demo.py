@@ -32,6 +32,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--no-int8", action="store_true", help="float matrix products in the encoder")
     parser.add_argument("--questions", type=Path, default=ROOT / "tests" / "data" / "demo_questions.jsonl")
     parser.add_argument("--model", default=str(ROOT / "models" / "embeddings" / "multilingual-e5-small-q4"))
     parser.add_argument(
@@ -43,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    embedder = Embedder(args.model, query_cache=0)  # time the encoder on every question
+    embedder = Embedder(args.model, query_cache=0, int8=not args.no_int8)  # time the encoder on every question
     model_load_s = time.perf_counter() - started
     articles = load_markdown_dir(ROOT / "knowledge_base" / "demo")
     kb = KnowledgeBase(embedder, load_thresholds(args.calibration), load_weights(args.calibration))

@@ -100,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000])
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--no-int8", action="store_true", help="float matrix products in the encoder")
     parser.add_argument("--model", default=str(ROOT / "models" / "embeddings" / "multilingual-e5-small-q4"))
     parser.add_argument(
         "--index-dir",
@@ -109,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(7)  # the queries; each size's articles have their own seed, so a kept index fits any run
     pool = seeds()
-    embedder = Embedder(args.model, query_cache=0)  # time the encoder on every question
+    embedder = Embedder(args.model, query_cache=0, int8=not args.no_int8)  # time the encoder on every question
     queries = []
     for _ in range(args.queries):
         seed = rng.choice(pool)
@@ -121,7 +122,7 @@ def main() -> None:
         embedder.encode_queries([text])
         encode_ms.append((time.perf_counter() - started) * 1000)
     report: dict[str, object] = {
-        "encoder": "onnxruntime" if embedder.accelerated else "pytorch",
+        "encoder": embedder.backend,
         "seed_articles": len(pool),
         "query_encoding_ms": {
             "p50": round(statistics.median(encode_ms), 1),

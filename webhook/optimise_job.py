@@ -78,8 +78,13 @@ def active_model(settings: Settings) -> str:
 
 
 def serving_embedder(model: str, settings: Settings) -> Embedder:
-    """The encoder a worker searches with, set up from the settings (threads, question cache)."""
-    return Embedder(model, threads=settings.kb_encoder_threads, query_cache=settings.kb_query_cache)
+    """The encoder a worker searches with, set up from the settings (threads, 8-bit, question cache)."""
+    return Embedder(
+        model,
+        threads=settings.kb_encoder_threads,
+        query_cache=settings.kb_query_cache,
+        int8=settings.kb_encoder_int8,
+    )
 
 
 class Optimiser:

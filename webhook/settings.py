@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     kb_encoder_threads: int = Field(
         default=0, ge=0, description="ONNX Runtime threads for the encoder; 0 = one per core"
     )
+    kb_encoder_int8: bool = Field(
+        default=True,
+        description="8-bit matrix products in the encoder (about a fifth faster; checked against float first)",
+    )
     kb_query_cache: int = Field(
         default=2048, ge=0, description="recent questions kept encoded per worker (about 1.5 KB each); 0: none"
     )
