@@ -201,7 +201,8 @@ class Embedder:
             log.info("onnxruntime is not installed: encoding with PyTorch")
             return False
         try:
-            stamp = _weights_stamp(transformer, self.name)
+            local = Path(self.name)  # a folder named relatively or absolutely is one model, with one export
+            stamp = _weights_stamp(transformer, str(local.resolve()) if local.is_dir() else self.name)
             folder = folder or self._export_dir()
             path = folder / "model.onnx"
             stamp_file = folder / "STAMP"
