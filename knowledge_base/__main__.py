@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         from knowledge_base.model_build import build as build_model
 
         path = build_model(args.target, force=args.force)
-        fast = Embedder(path).accelerated  # exports the ONNX encoder once, so the app starts without it
-        print(f"embedding model ready at {path} ({'with' if fast else 'without'} the ONNX Runtime encoder)")
+        backend = Embedder(path).backend  # exports the encoder (and its 8-bit copy) once: the app starts without it
+        print(f"embedding model ready at {path} (encoder: {backend})")
         return 0
 
     from knowledge_base.articles import load_markdown_dir
