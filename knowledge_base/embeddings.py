@@ -16,9 +16,9 @@ or an environment without ONNX Runtime, encodes with PyTorch.
 
 The session runs a copy of the export whose matrix products use 8-bit weights in
 blocks of 32 and 8-bit activations (ONNX Runtime's ``MatMulNBits``): about 10 % less
-time per question at the median on two cores, and 57 MB less memory. The default model's weights are 4-bit in
-blocks of 32 already, so for it the 8-bit weights are exact; a fine-tuned model's
-are rounded to 256 levels in each block of 32. Each copy is checked against the float
+time per question at the median on two cores, and 57 MB less memory. The default
+model's weights are 4-bit in blocks of 32 already, so for it the 8-bit weights are
+exact; a fine-tuned model's are rounded to 256 levels in each block of 32. Each copy is checked against the float
 export on ``PROBES`` before it is used, and kept beside it; one that disagrees is
 not used (``int8=False`` turns the copy off).
 """
@@ -238,6 +238,7 @@ class Embedder:
             return target
         if rejected.exists():
             return None
+        tmp = folder / f"model.int8.tmp{os.getpid()}.onnx"
         try:
             import onnx
 
@@ -257,12 +258,12 @@ class Embedder:
                 str(folder / "model.onnx"), algo_config=DefaultWeightOnlyQuantConfig(**shape), **shape
             )
             quantiser.process()
-            tmp = folder / f"model.int8.tmp{os.getpid()}.onnx"
             onnx.save(quantiser.model.model, str(tmp))
             del quantiser
             agreement = self._agreement(self._open(folder / "model.onnx"), self._open(tmp))
         except Exception:
             log.warning("could not make the 8-bit encoder for %s; it stays in float", self.name, exc_info=True)
+            tmp.unlink(missing_ok=True)  # a half-made copy is about 400 MB
             return None
         if agreement < INT8_MIN_COSINE:
             tmp.unlink(missing_ok=True)
