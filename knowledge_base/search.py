@@ -3,8 +3,8 @@
 Three signals score each candidate article (docs/knowledge-base.md has the
 measurements behind them):
 
-- **dense**: the mean of the article's three best unit cosines (title, alternative
-  questions, body; any language), from the sentence-embedding model;
+- **dense**: the article's best unit cosine (title, alternative questions, body;
+  any language), from the sentence-embedding model;
 - **centroid**: the cosine with the mean vector of the article's title and
   questions, best over its translations;
 - **lexical**: TF-IDF cosine over character n-grams of normalised text, against
@@ -300,12 +300,8 @@ class KnowledgeBase:
             else:
                 unit_scores = np.concatenate([t.vectors @ vector for t in translations])
                 unit_ids = np.concatenate([t.unit_ids for t in translations])
-            # plain sums and a partition rather than np.mean and friends: this runs for
-            # some 50 candidates a question, where NumPy's per-call overhead was most of it
-            n = len(unit_scores)
-            top3 = np.partition(unit_scores, n - 3)[n - 3 :] if n > 3 else unit_scores
-            dense = float(top3.sum()) / len(top3)
             best_position = int(unit_scores.argmax())
+            dense = float(unit_scores[best_position])
             centroid = max(
                 centroids[t] if t in centroids else float(tr.centroid @ vector)
                 for t, tr in zip(tids, translations, strict=True)
