@@ -80,6 +80,7 @@ def test_eval_command_writes_the_contract_fields(dataset):
 def test_eval_command_fine_tunes_when_asked(dataset):
     result = _run(dataset, "--epochs", "1")
     assert result["optimised"] is True
+    assert result["encoder"] == "onnxruntime-int8"  # the fine-tuned weights are on the 8-bit grid: their copy agrees
     assert result["top1"] >= 0.8
 
 
