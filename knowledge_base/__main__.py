@@ -54,6 +54,7 @@ def _eval(args: argparse.Namespace) -> int:
     kb = KnowledgeBase(embedder)
     kb.load(articles, progress=sys.stderr.isatty())
     thresholds = Thresholds()
+    choice: dict[str, object] = {}
     if args.calibrate:
         collected = collect(kb, load_questions(args.calibrate))
         kb.weights, choice = choose_weights(collected)
@@ -64,6 +65,8 @@ def _eval(args: argparse.Namespace) -> int:
     if not args.no_optimise:
         result["epochs"] = epochs
     result["weights"] = asdict(kb.weights)
+    if choice:
+        result["weights_choice"] = choice  # the best pair tried, and whether it cleared the bar
     result["encoder"] = embedder.backend
     scratch.cleanup()
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))

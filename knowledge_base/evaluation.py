@@ -30,7 +30,7 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -194,14 +194,17 @@ def choose_weights(collected: list[Collected], default: Weights | None = None) -
             if s > best_score:
                 best, best_score = w, s
     needed = max(2, int(np.ceil(0.005 * len(answerable))))
+    n = max(1, len(answerable))
+    info = {  # the best pair and its score are kept even when it falls short: how close it came
+        "questions": len(answerable),
+        "default_top1": round(baseline[0] / n, 4),
+        "best_tried": asdict(best),
+        "best_tried_top1": round(best_score[0] / n, 4),
+        "needed": needed,
+    }
     if best_score[0] - baseline[0] < needed:
         best, best_score = default, baseline
-    n = max(1, len(answerable))
-    info = {
-        "questions": len(answerable),
-        "top1": round(best_score[0] / n, 4),
-        "default_top1": round(baseline[0] / n, 4),
-    }
+    info["top1"] = round(best_score[0] / n, 4)
     return best, info
 
 

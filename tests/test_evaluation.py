@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 
 import pytest
 
@@ -163,7 +164,13 @@ def test_weights_follow_the_signal_that_ranks_right():
     weights, choice = choose_weights(misled + plain)
     assert weights.lexical > Weights().lexical
     assert all(r.keys[0] == r.expected for r in ranked_under(misled + plain, weights))
-    assert choice == {"questions": 40, "top1": 1.0, "default_top1": 0.5}
+    assert {k: choice[k] for k in ("questions", "top1", "default_top1", "best_tried_top1")} == {
+        "questions": 40,
+        "top1": 1.0,
+        "default_top1": 0.5,
+        "best_tried_top1": 1.0,
+    }
+    assert choice["best_tried"] == asdict(weights)
 
 
 def test_default_weights_stay_unless_another_setting_is_clearly_better():
@@ -173,6 +180,9 @@ def test_default_weights_stay_unless_another_setting_is_clearly_better():
     weights, choice = choose_weights([one, *plain])
     assert weights == Weights()
     assert choice["top1"] == choice["default_top1"] == pytest.approx(40 / 41, abs=1e-4)
+    # the better pair is reported with its score, short of the 2 questions needed
+    assert choice["best_tried_top1"] == pytest.approx(1.0) and choice["needed"] == 2
+    assert choice["best_tried"]["lexical"] > Weights().lexical
 
 
 def test_out_of_scope_questions_do_not_steer_the_weights():
