@@ -25,6 +25,7 @@ import torch
 BLOCK = 32  # values per scale, along a row of the table
 LEVELS = 8  # levels run over [-LEVELS, LEVELS - 1]
 SAMPLE_ROWS = 1024  # rows tried first, so that a float table is turned down at once
+CHUNK_ROWS = 16384  # rows packed at a time after those: about 25 MB of floats
 
 
 def pack(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -32,13 +33,32 @@ def pack(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
 
     ``packed`` is uint8 of shape (rows, columns / 2): byte j of a row holds value j
     in its low half and value j + columns / 2 in its high half, each as level + 8.
-    ``scales`` is float32 of shape (rows, columns / 32).
+    ``scales`` is float32 of shape (rows, columns / 32). The rows are taken a chunk
+    at a time, so the work costs a few tens of MB beside the table, not several
+    copies of it; the first chunk is small, so that a float table is turned down at once.
     """
     rows, columns = table.shape
-    if columns % (2 * BLOCK) or (rows > SAMPLE_ROWS and pack(table[:SAMPLE_ROWS]) is None):
-        return None  # a float table fails on its first rows already: no need to try every block
-    blocks = table.detach().to(torch.float32).reshape(rows, columns // BLOCK, BLOCK)
-    flat = blocks.reshape(-1, BLOCK)
+    if columns % (2 * BLOCK):
+        return None
+    packed, scales = [], []
+    start = 0
+    while start < rows:
+        stop = min(rows, start + (SAMPLE_ROWS if start == 0 else CHUNK_ROWS))
+        chunk = _pack_rows(table[start:stop])
+        if chunk is None:
+            return None
+        packed.append(chunk[0])
+        scales.append(chunk[1])
+        start = stop
+    if not packed:
+        return None
+    return torch.cat(packed).contiguous(), torch.cat(scales).contiguous()
+
+
+def _pack_rows(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """:func:`pack` for one chunk of rows."""
+    rows, columns = table.shape
+    flat = table.detach().to(torch.float32).reshape(-1, BLOCK)
     largest = flat.abs().amax(-1, keepdim=True)
     scales = torch.zeros_like(largest)
     levels = torch.zeros_like(flat)
@@ -60,11 +80,9 @@ def pack(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
             unsolved = unsolved[~exact]
     if unsolved.numel():
         return None
-    scales = scales.reshape(rows, columns // BLOCK, 1)
     unsigned = (levels.reshape(rows, columns) + LEVELS).to(torch.uint8)
     half = columns // 2
-    packed = unsigned[:, :half] + unsigned[:, half:] * 16
-    return packed.contiguous(), scales.squeeze(-1).contiguous()
+    return unsigned[:, :half] + unsigned[:, half:] * 16, scales.reshape(rows, columns // BLOCK)
 
 
 class PackedEmbedding(torch.nn.Module):

@@ -3,6 +3,7 @@
 import onnx
 import torch
 
+from knowledge_base import packed_table
 from knowledge_base.packed_table import BLOCK, PackedEmbedding, pack, packed_word_embeddings
 from tests.conftest import MODEL_DIR
 
@@ -26,6 +27,17 @@ def test_a_4bit_table_is_packed_and_unpacked_exactly():
     assert torch.equal(PackedEmbedding(packed, scales)(ids), table[ids])
     everything = torch.arange(300).reshape(-1, 1)
     assert torch.equal(PackedEmbedding(packed, scales)(everything).squeeze(1), table)
+
+
+def test_a_table_is_packed_a_chunk_of_rows_at_a_time_with_the_same_result(monkeypatch):
+    table = _q4_table(2500, 128, seed=3)
+    whole = pack(table)
+    monkeypatch.setattr(packed_table, "SAMPLE_ROWS", 100)
+    monkeypatch.setattr(packed_table, "CHUNK_ROWS", 700)  # chunks of 100, 700, 700, 700 and 300 rows
+    chunked = pack(table)
+    assert whole is not None and chunked is not None
+    assert torch.equal(whole[0], chunked[0]) and torch.equal(whole[1], chunked[1])
+    assert torch.equal(PackedEmbedding(*chunked)(torch.arange(2500).reshape(-1, 1)).squeeze(1), table)
 
 
 def test_a_table_off_the_grid_is_not_packed():
