@@ -1,11 +1,13 @@
-"""Command line: ``python -m knowledge_base build-model|search``."""
+"""Command line: ``python -m knowledge_base build-model|search|eval|fine-tune``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -75,6 +77,58 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fine_tune(args: argparse.Namespace) -> int:
+    """Make a fine-tuned model folder from --kb; with --report, one JSON event per stdout line.
+
+    This is what the optimise job runs as a child process. ``--exit-with-stdin``
+    ends it when its standard input closes: the worker that started it died or
+    cancelled, and nobody would adopt the model.
+    """
+    from knowledge_base.evaluation import load_kb_jsonl
+    from knowledge_base.optimise import default_epochs, optimised_model
+
+    if args.nice:
+        os.nice(args.nice)  # searches in the web worker come first
+    if args.exit_with_stdin:
+
+        def watch() -> None:
+            # the file descriptor, not sys.stdin: a thread blocked in the buffered reader
+            # holds its lock, and the interpreter aborts on it at exit
+            while os.read(0, 4096):
+                pass
+            os._exit(3)
+
+        threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
+
+    def report(event: dict[str, object]) -> None:
+        if args.report:
+            print(json.dumps(event, ensure_ascii=False), flush=True)
+        else:
+            print("  ".join(f"{k} {v}" for k, v in event.items()), file=sys.stderr, flush=True)
+
+    if args.target.exists():
+        print(f"error: {args.target} exists; name a new folder", file=sys.stderr)
+        return 2
+    if args.epochs is not None and args.epochs < 1:
+        print("error: --epochs must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        articles = load_kb_jsonl(args.kb)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    epochs = args.epochs or default_epochs(articles)
+    try:
+        backend = optimised_model(
+            args.model, articles, args.target, epochs, int8=not args.no_int8, seed=args.seed, report=report
+        )
+    except ValueError as exc:  # too few articles with phrasings
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report({"phase": "done", "model": str(args.target), "encoder": backend, "epochs": epochs})
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knowledge_base")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,10 +153,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     ev.add_argument("--no-optimise", action="store_true", help="search with the model as it is")
     ev.add_argument("--no-int8", action="store_true", help="encode with float matrix products (KB_ENCODER_INT8=false)")
+    tune = sub.add_parser("fine-tune", help="fine-tune the embedding model on kb.jsonl's phrasings into a new folder")
+    tune.add_argument("--kb", type=Path, required=True, help="kb.jsonl: the articles and their alternative questions")
+    tune.add_argument("--target", type=Path, required=True, help="the new model folder (must not exist)")
+    tune.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="the base model")
+    tune.add_argument("--epochs", type=int, help="default: enough for about 100 steps, 3 to 10")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--no-int8", action="store_true", help="do not make the 8-bit encoder copy")
+    tune.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by N")
+    tune.add_argument("--report", action="store_true", help="JSON events on stdout, one per line")
+    tune.add_argument("--exit-with-stdin", action="store_true", help="stop when standard input closes")
     args = parser.parse_args(argv)
 
     if args.command == "eval":
         return _eval(args)
+    if args.command == "fine-tune":
+        return _fine_tune(args)
     if args.command == "build-model":
         from knowledge_base.embeddings import Embedder
         from knowledge_base.model_build import build as build_model

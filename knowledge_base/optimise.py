@@ -15,15 +15,23 @@ Left off the grid, the weights were rounded only when the copy was made, and its
 vectors drifted from the float ones (cosine 0.98-0.99) and failed the check.
 
 The result is an ordinary sentence-transformers folder; the index is rebuilt with it.
+:func:`optimised_model` makes one from a base model, exports its encoder, and reports
+as it goes; the product runs it in a child process (``python -m knowledge_base
+fine-tune``, see ``webhook/optimise_job.py``), so that the gigabytes training needs
+are never the web worker's.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import random
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -139,3 +147,44 @@ def fine_tune(
         target.parent.mkdir(parents=True, exist_ok=True)
         model.save(str(target))
     return target
+
+
+def optimised_model(
+    base: str,
+    articles: ArticleSet,
+    target: Path,
+    epochs: int,
+    int8: bool = True,
+    seed: int = 0,
+    report: Callable[[dict[str, Any]], None] = lambda _event: None,
+) -> str:
+    """Fine-tune a fresh copy of ``base`` on ``articles`` into the folder ``target``; return its encoder.
+
+    The folder appears whole or not at all (saved aside, then renamed). Its ONNX
+    export, and the 8-bit copy where it agrees, are made here too, so that whoever
+    loads the model next (a web worker) finds them ready and never needs PyTorch's
+    training copy. ``report`` gets ``{"phase": ...}`` events, with the epoch and loss
+    while training.
+    """
+    if len(training_groups(articles)) < 2:
+        raise ValueError("fine-tuning needs at least two articles with alternative questions")
+    report({"phase": "loading", "model": base})
+    trainee = Embedder(base, onnx=False)  # trained in PyTorch; exported once saved
+    fine_tune(
+        trainee,
+        articles,
+        None,
+        epochs=epochs,
+        seed=seed,
+        on_epoch=lambda e, loss: report({"phase": "fine-tuning", "epoch": e, "epochs": epochs, "loss": round(loss, 4)}),
+    )
+    report({"phase": "saving"})
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    trainee.model.save(str(tmp))
+    os.replace(tmp, target)
+    del trainee
+    gc.collect()  # the training copy and its optimiser state, before the export loads the model again
+    report({"phase": "exporting"})
+    return Embedder(target, query_cache=0, int8=int8).backend

@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import pytest
 
+from knowledge_base.embeddings import Embedder
 from knowledge_base.evaluation import (
     Collected,
     Ranked,
@@ -190,3 +191,58 @@ def test_out_of_scope_questions_do_not_steer_the_weights():
     plain = [_collected("b", ("a", 0.70, 0.70, 0.30), ("b", 0.90, 0.90, 0.35)) for _ in range(5)]
     weights, choice = choose_weights(oos + plain)
     assert weights == Weights() and choice["questions"] == 5
+
+
+def _fine_tune(*args):
+    command = [sys.executable, "-m", "knowledge_base", "fine-tune", "--model", str(MODEL_DIR), *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_fine_tune_command_makes_a_model_folder_with_its_encoder_and_reports_progress(dataset, tmp_path):
+    target = tmp_path / "tuned"
+    done = _fine_tune("--kb", str(dataset / "kb.jsonl"), "--target", str(target), "--epochs", "2", "--report")
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [e["phase"] for e in events] == ["loading", "fine-tuning", "fine-tuning", "saving", "exporting", "done"]
+    assert [e["epoch"] for e in events if e["phase"] == "fine-tuning"] == [1, 2]
+    assert events[-1] == {"phase": "done", "model": str(target), "encoder": "onnxruntime-int8", "epochs": 2}
+    assert (target / "model.safetensors").is_file() and (target / "onnx" / "model.int8.onnx").is_file()
+    assert not target.with_name("tuned.tmp").exists()
+    # the folder is an ordinary model whose export is current: loading it exports nothing
+    stamp = (target / "onnx" / "STAMP").stat().st_mtime_ns
+    assert Embedder(target).backend == "onnxruntime-int8"
+    assert (target / "onnx" / "STAMP").stat().st_mtime_ns == stamp
+
+    again = _fine_tune("--kb", str(dataset / "kb.jsonl"), "--target", str(target))
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_fine_tune_command_rejects_bad_input(dataset, tmp_path):
+    zero = _fine_tune("--kb", str(dataset / "kb.jsonl"), "--target", str(tmp_path / "a"), "--epochs", "0")
+    assert zero.returncode == 2 and "--epochs must be at least 1" in zero.stderr
+    bad = tmp_path / "kb.jsonl"
+    bad.write_text('{"title": "no id"}\n')
+    broken = _fine_tune("--kb", str(bad), "--target", str(tmp_path / "b"))
+    assert broken.returncode == 2 and "kb.jsonl:1: not a kb.jsonl article" in broken.stderr
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps({"id": "only", "title": "The only article", "examples": ["a question"]}) + "\n")
+    lonely = _fine_tune("--kb", str(one), "--target", str(tmp_path / "c"))
+    assert lonely.returncode == 2 and "at least two articles" in lonely.stderr
+    assert not any((tmp_path / name).exists() for name in ("a", "b", "c"))
+
+
+def test_fine_tune_command_stops_when_its_standard_input_closes(dataset, tmp_path):
+    """The optimise job's child: when the worker that started it dies, it does not train on for nobody."""
+    target = tmp_path / "orphan"
+    command = [sys.executable, "-m", "knowledge_base", "fine-tune", "--model", str(MODEL_DIR)]
+    command += ["--kb", str(dataset / "kb.jsonl"), "--target", str(target), "--epochs", "50"]
+    command += ["--report", "--exit-with-stdin"]
+    child = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(child.stdout.readline())["phase"] == "loading"
+        child.stdin.close()
+        assert child.wait(timeout=120) == 3
+    finally:
+        child.kill()
+        child.wait()
+    assert not target.exists()
