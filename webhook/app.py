@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             recovery.cancel()
             if app.state.telegram is not None:
                 await app.state.telegram.stop()
+            await app.state.optimiser.close()
             await app.state.articles.stop()
             action_context.configure(None)
             await rasa.close()

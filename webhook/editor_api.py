@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 from knowledge_base.articles import KEY_MAX_LENGTH, key_problem
 from knowledge_base.search import SearchResult
 from webhook.article_service import ArticleService
-from webhook.optimise_job import JobRunning, Optimiser
+from webhook.optimise_job import JobRunning, NoJobRunning, Optimiser
 from webhook.store.articles import ArticleNotFound, VersionNotFound
 from webhook.store.schema import ArticleRecord, ArticleVersion
 
@@ -227,6 +227,15 @@ def editor_router() -> APIRouter:
     async def revert(request: Request) -> dict[str, Any]:
         """Go back to the base model (KB_MODEL), in the background."""
         return _start(request, "revert", None)
+
+    @router.post("/optimise/cancel", dependencies=editor)
+    async def cancel_optimise(request: Request) -> dict[str, Any]:
+        """Stop the running optimise or revert job; the model in use stays."""
+        try:
+            optimiser(request).cancel()
+        except NoJobRunning as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        return optimiser(request).describe()
 
     def _start(request: Request, kind: Literal["optimise", "revert"], epochs: int | None) -> dict[str, Any]:
         try:

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         default=ROOT / "var" / "kb-model.json",
         description="which fine-tuned model is in use (written by the optimise job); absent: KB_MODEL",
     )
+    kb_optimise_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="how much lower the optimise job's fine-tuning process runs in CPU priority than the worker",
+    )
     kb_encoder_threads: int = Field(
         default=0, ge=0, description="ONNX Runtime threads for the encoder; 0 = one per core"
     )
