@@ -66,7 +66,7 @@ KEEP_MODELS = 2  # the active optimised model and the one before it
 
 
 class JobRunning(Exception):
-    """An optimise or revert job is already running in this worker."""
+    """An optimise or revert job is already running, in this worker or another."""
 
 
 class NoJobRunning(Exception):
@@ -379,7 +379,7 @@ class Optimiser:
             for line in child.stdout:
                 try:
                     self._follow_child(json.loads(line), epochs)
-                except (ValueError, TypeError, AttributeError):
+                except (ValueError, TypeError, KeyError, AttributeError):  # not one of its events
                     log.info("fine-tune: %s", line.rstrip())
             code = child.wait()
             reader.join(timeout=5)
