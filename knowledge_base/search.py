@@ -4,7 +4,9 @@ Three signals score each candidate article (docs/knowledge-base.md has the
 measurements behind them):
 
 - **dense**: the article's best unit cosine (title, alternative questions, body;
-  any language), from the sentence-embedding model;
+  any language), from the sentence-embedding model, less what a best of that many
+  units gains by chance (``best_of_n.py``), so that an article with many phrasings
+  does not win on their number;
 - **centroid**: the cosine with the mean vector of the article's title and
   questions, best over its translations;
 - **lexical**: TF-IDF cosine over character n-grams of normalised text, against
@@ -38,6 +40,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from knowledge_base.articles import Article, ArticleSet
+from knowledge_base.best_of_n import BestOfN, estimate
 from knowledge_base.embeddings import Embedder
 from knowledge_base.index import VectorIndex
 from knowledge_base.text import detect_language
@@ -148,7 +151,11 @@ class KnowledgeBase:
     CANDIDATE_LEXICAL = 16
 
     def __init__(
-        self, embedder: Embedder, thresholds: Thresholds | None = None, weights: Weights | None = None
+        self,
+        embedder: Embedder,
+        thresholds: Thresholds | None = None,
+        weights: Weights | None = None,
+        correct_best_of_n: bool = True,
     ) -> None:
         _single_threaded_numpy_blas()
         self.embedder = embedder
@@ -156,6 +163,10 @@ class KnowledgeBase:
         self.weights = weights or Weights()
         self.articles = ArticleSet()
         self.index = VectorIndex(embedder.dimension)
+        # measured on the units; re-measured when edits settle (``compact``), not at each edit
+        self.correct_best_of_n = correct_best_of_n
+        self.best_of_n = BestOfN()
+        self._units_changed = False
         # searches and edits arrive on worker threads; the indexes are not thread-safe
         self.lock = threading.RLock()
 
@@ -178,11 +189,13 @@ class KnowledgeBase:
             if saved is not None:
                 self.index = saved[0]
                 self.index.lexical.compact()  # weighed now rather than at the first customer's question
+                self.measure_best_of_n()
                 return False
             log.info("index at %s is missing or stale; rebuilding %d translations", index_dir, len(articles))
         self.index = VectorIndex(self.embedder.dimension)
         self.index.add_articles(list(articles), self.embedder, progress=progress)
         self.index.lexical.compact()
+        self.measure_best_of_n()
         if index_dir is not None:
             with _directory_lock(index_dir):
                 self.index.save(index_dir, stamp, self.embedder.name)
@@ -193,12 +206,14 @@ class KnowledgeBase:
         with self.lock:
             self.index.add_articles([article], self.embedder)
             self.articles.add(article)
+            self._units_changed = True
 
     def remove(self, key: str, lang: str | None = None) -> None:
         """Stop finding one translation (or every translation of ``key``)."""
         with self.lock:
             self.index.remove_article(key, lang)
             self.articles.discard(key, lang)
+            self._units_changed = True
 
     def sync(self, live: ArticleSet) -> int:
         """Make the index hold exactly ``live``, touching only what differs; returns translations changed.
@@ -218,16 +233,33 @@ class KnowledgeBase:
                 self.index.add_articles(changed, self.embedder)
                 for article in changed:
                     self.articles.add(article)
+            self._units_changed = self._units_changed or bool(changed or gone)
             return len(changed) + len(gone)
 
     def compact(self) -> bool:
         """Fold the edits since the last compaction into the lexical index's base (see ``lexical.py``).
 
         An edit is searchable at once without this; compacting restores exact IDF
-        weights. The service calls it when edits settle. Returns whether there was work.
+        weights, and the best-of-n statistics are measured again if units changed. The
+        service calls it when edits settle. Returns whether there was work.
         """
         with self.lock:
-            return self.index.lexical.compact()
+            measured = self._units_changed
+            if measured:
+                self.measure_best_of_n()
+            return self.index.lexical.compact() or measured
+
+    def measure_best_of_n(self) -> None:
+        """Measure how much a best-of-n unit cosine gains by chance in this help centre (``best_of_n.py``)."""
+        with self.lock:
+            index = self.index
+            units = [
+                np.concatenate([index.translations[t].vectors for t in langs.values()])
+                for langs in index.by_article.values()
+                if langs
+            ]
+            self.best_of_n = estimate(units) if self.correct_best_of_n else BestOfN()
+            self._units_changed = False
 
     def adopt(self, other: KnowledgeBase) -> None:
         """Take ``other``'s model and index (built aside, e.g. with a fine-tuned model) in one step.
@@ -237,7 +269,8 @@ class KnowledgeBase:
         """
         with self.lock:
             other.sync(self.articles)
-            self.embedder, self.index = other.embedder, other.index
+            other.measure_best_of_n()
+            self.embedder, self.index, self.best_of_n = other.embedder, other.index, other.best_of_n
 
     def save(self, index_dir: Path) -> None:
         """Persist the index with the stamp of the articles it now holds."""
@@ -301,7 +334,7 @@ class KnowledgeBase:
                 unit_scores = np.concatenate([t.vectors @ vector for t in translations])
                 unit_ids = np.concatenate([t.unit_ids for t in translations])
             best_position = int(unit_scores.argmax())
-            dense = float(unit_scores[best_position])
+            dense = float(unit_scores[best_position]) - self.best_of_n.correction(len(unit_scores))
             centroid = max(
                 centroids[t] if t in centroids else float(tr.centroid @ vector)
                 for t, tr in zip(tids, translations, strict=True)
