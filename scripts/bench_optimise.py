@@ -184,7 +184,8 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=60)
     print(json.dumps(result, indent=2))
-    return 0 if result.get("job", {}).get("state") == "done" else 1  # type: ignore[union-attr]
+    job_result = result.get("job")
+    return 0 if isinstance(job_result, dict) and job_result.get("state") == "done" else 1
 
 
 if __name__ == "__main__":
