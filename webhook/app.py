@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "ar": settings.csat_question_ar,
             },
             deflection_window_h=settings.deflection_window_h,
+            learn_questions=settings.kb_learn_questions,
         )
         app.state.agents = AgentService(app.state.conversations, settings.agent_online_window_s)
         app.state.articles = ArticleService(

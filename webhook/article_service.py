@@ -35,11 +35,18 @@ from knowledge_base.calibration import apply_calibration, calibrate_knowledge_ba
 from knowledge_base.search import KnowledgeBase, SearchResult
 from webhook.events import KB_TOPIC, EventBus, Subscription
 from webhook.store import articles as repo
+from webhook.store import suggestions
 from webhook.store.database import Database
-from webhook.store.schema import ArticleRecord, ArticleVersion
+from webhook.store.schema import ArticleRecord, ArticleStatus, ArticleVersion, QuestionSuggestion, SuggestionStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+MAX_QUESTIONS = 100  # alternative questions per translation
+
+
+class SuggestionConflict(ValueError):
+    """The suggestions cannot be accepted or dismissed as asked (already decided, article gone, too many)."""
 
 
 class ArticleService:
@@ -201,6 +208,74 @@ class ArticleService:
             except Exception:
                 log.exception("knowledge base reconcile failed; trying again in %.0f s", self.reconcile_s)
 
+    # -- questions learnt from conversations ----------------------------------------------
+    async def suggestions(
+        self,
+        status: str | None = SuggestionStatus.PENDING,
+        key: str | None = None,
+        lang: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[QuestionSuggestion]:
+        async with self.db.session() as session:
+            return await suggestions.list_suggestions(session, status, key, lang, limit, offset)
+
+    async def accept_suggestions(self, ids: Sequence[int], editor: str | None = None) -> list[ArticleRecord]:
+        """Add the suggested questions to their articles: one new version per translation.
+
+        The version is live at once if the translation's latest version was (the
+        index takes it within the request, like any edit); if an editor's draft is
+        pending, the questions join the draft and go live when it is published.
+        Each translation is one transaction: its version and its suggestions'
+        status are written together.
+        """
+        async with self.db.session() as session:
+            rows = await suggestions.get_many(session, list(dict.fromkeys(ids)))
+        _require_pending(rows)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for row in rows:
+            groups.setdefault((row.key, row.lang), []).append(row.id)
+        changed = []
+        for (key, lang), group in groups.items():
+
+            async def learn(session: AsyncSession, key: str = key, lang: str = lang, group: list[int] = group):
+                learnt = await suggestions.get_many(session, group)
+                _require_pending(learnt)  # decided by someone else in the meantime
+                record = await repo.get(session, key, lang)
+                if record is None:
+                    raise SuggestionConflict(f"the article {key!r} has no {lang!r} translation any more")
+                have = suggestions.phrasings(record)
+                questions = list(record.questions or []) + [r.text for r in learnt if r.normalized not in have]
+                if len(questions) > MAX_QUESTIONS:
+                    raise SuggestionConflict(
+                        f"{key}/{lang} would have {len(questions)} alternative questions; the most is {MAX_QUESTIONS}"
+                    )
+                saved, _ = await repo.save(
+                    session,
+                    key,
+                    lang,
+                    title=record.title,
+                    body=record.body,
+                    questions=questions,
+                    tags=list(record.tags or []),
+                    author=editor,
+                    publish=record.status == ArticleStatus.PUBLISHED,
+                    note=f"{len(learnt)} question(s) learnt from conversations",
+                )
+                suggestions.decide(learnt, SuggestionStatus.ACCEPTED, editor)
+                return saved
+
+            changed.append(await self._change(key, lang, learn))
+        return changed
+
+    async def dismiss_suggestions(self, ids: Sequence[int], editor: str | None = None) -> list[QuestionSuggestion]:
+        async with self.db.session() as session:
+            rows = await suggestions.get_many(session, list(dict.fromkeys(ids)))
+            _require_pending(rows)
+            suggestions.decide(rows, SuggestionStatus.DISMISSED, editor)
+            await session.commit()
+            return rows
+
     # -- calibration --------------------------------------------------------------------
     async def calibrate(self, questions: list[dict[str, Any]], source: str) -> dict[str, Any]:
         """Choose weights and thresholds on labelled questions, apply and save them, and tell the other workers."""
@@ -247,3 +322,9 @@ class ArticleService:
             self._dirty = False
             await asyncio.to_thread(self.kb.save, self.index_dir)
             log.info("index saved to %s", self.index_dir)
+
+
+def _require_pending(rows: Sequence[QuestionSuggestion]) -> None:
+    decided = [f"{r.id} ({r.status})" for r in rows if r.status != SuggestionStatus.PENDING]
+    if decided:
+        raise SuggestionConflict(f"already decided: {', '.join(decided)}")

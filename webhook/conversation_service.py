@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.text import LANGUAGES, detect_language
+from webhook import learning
 from webhook.business_hours import BusinessHours
 from webhook.events import AGENTS_TOPIC, MESSAGES_TOPIC, EventBus, LocalBus, conversation_topic
 from webhook.handoff import Desk, HandoffRules, frustration_trigger, rule_trigger
@@ -29,7 +30,7 @@ from webhook.phrases import attachment_name, phrase
 from webhook.rasa_client import RasaClient, RasaUnavailable
 from webhook.store import agents as agents_repo
 from webhook.store import conversations as repo
-from webhook.store import feedback, identities
+from webhook.store import feedback, identities, suggestions
 from webhook.store.database import Database
 from webhook.store.identities import IssuedCode
 from webhook.store.identities import LinkError as LinkError  # raised by redeem_link
@@ -111,6 +112,7 @@ class ConversationService:
         csat_enabled: bool = True,
         csat_questions: dict[str, str] | None = None,
         deflection_window_h: float = 24.0,
+        learn_questions: bool = True,
     ) -> None:
         self.db = db
         self.rasa = rasa
@@ -124,6 +126,7 @@ class ConversationService:
         self.csat_enabled = csat_enabled
         self.csat_questions = {k: v for k, v in (csat_questions or {}).items() if v}
         self.deflection_window_h = deflection_window_h
+        self.learn_questions = learn_questions  # suggest customers' phrasings to editors (webhook/learning.py)
         # One turn at a time per customer identity in this worker, so replies keep their order.
         self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -320,6 +323,9 @@ class ConversationService:
             elif verdict.get("helpful") is False:
                 await feedback.revert(session, conversation_id, "not_helpful")
             records = [m.payload for m in await repo.messages_after(session, conversation_id) if m.payload]
+            if self.learn_questions:
+                for found in learning.evidence(effects, records):
+                    await suggestions.record(session, found, conversation_id)
             await session.commit()
         if verdict.get("helpful") is True:
             return await self.resolve(conversation_id, resolver="bot")

@@ -18,10 +18,11 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from knowledge_base.articles import KEY_MAX_LENGTH, key_problem
 from knowledge_base.search import SearchResult
-from webhook.article_service import ArticleService
+from webhook.article_service import MAX_QUESTIONS, ArticleService, SuggestionConflict
 from webhook.optimise_job import JobRunning, NoJobRunning, Optimiser
 from webhook.store.articles import ArticleNotFound, VersionNotFound
-from webhook.store.schema import ArticleRecord, ArticleVersion
+from webhook.store.schema import ArticleRecord, ArticleVersion, QuestionSuggestion
+from webhook.store.suggestions import SuggestionNotFound
 
 
 def _checked_key(key: str) -> str:
@@ -43,7 +44,7 @@ Lang = Annotated[str, Path(pattern="^(en|fa|ar)$")]
 class ArticleIn(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     body: str = Field(min_length=1, max_length=20_000, description="Markdown")
-    questions: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default=[], max_length=100)
+    questions: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default=[], max_length=MAX_QUESTIONS)
     tags: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default=[], max_length=20)
     publish: bool = Field(False, description="make this version live at once")
     author: str | None = Field(None, max_length=200)
@@ -122,6 +123,50 @@ class ActionIn(BaseModel):
 
 class RollbackIn(ActionIn):
     version: int = Field(ge=1)
+
+
+class SuggestionOut(BaseModel):
+    id: int
+    key: str
+    lang: str
+    text: str
+    status: Literal["pending", "accepted", "dismissed"]
+    confirmed: int = Field(description="conversations where the customer said the answer helped")
+    chosen: int = Field(description="conversations where the customer picked this article from those offered")
+    unhelpful: int = Field(description="conversations where the customer said this answer did not help")
+    conversations: list[str] = Field(description="the most recent conversations that gave this evidence")
+    first_seen_at: datetime
+    last_seen_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+
+    @classmethod
+    def of(cls, r: QuestionSuggestion) -> SuggestionOut:
+        return cls(
+            id=r.id,
+            key=r.key,
+            lang=r.lang,
+            text=r.text,
+            status=r.status,  # type: ignore[arg-type]
+            confirmed=r.confirmed,
+            chosen=r.chosen,
+            unhelpful=r.unhelpful,
+            conversations=list(dict.fromkeys(str(c) for c, _ in reversed(r.evidence or []))),
+            first_seen_at=r.first_seen_at,
+            last_seen_at=r.last_seen_at,
+            decided_at=r.decided_at,
+            decided_by=r.decided_by,
+        )
+
+
+class DecideIn(BaseModel):
+    ids: list[int] = Field(min_length=1, max_length=500, description="suggestion ids")
+    author: str | None = Field(None, max_length=200)
+
+
+class AcceptedOut(BaseModel):
+    accepted: list[int]
+    articles: list[ArticleOut] = Field(description="the translations that got a new version")
 
 
 class LabelledQuestion(BaseModel):
@@ -259,6 +304,41 @@ def editor_router() -> APIRouter:
             return await service(request).calibrate(questions, "editor API")
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+
+    @router.get("/suggestions", response_model=list[SuggestionOut], dependencies=editor)
+    async def list_suggestions(
+        request: Request,
+        status_: Annotated[str, Query(alias="status", pattern="^(pending|accepted|dismissed|all)$")] = "pending",
+        key: Annotated[str | None, Query(max_length=KEY_MAX_LENGTH)] = None,
+        lang: Annotated[str | None, Query(pattern="^(en|fa|ar)$")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[SuggestionOut]:
+        """Customers' questions that an article answered (they said so, or picked it), best supported first."""
+        rows = await service(request).suggestions(None if status_ == "all" else status_, key, lang, limit, offset)
+        return [SuggestionOut.of(r) for r in rows]
+
+    @router.post("/suggestions/accept", response_model=AcceptedOut, dependencies=editor)
+    async def accept_suggestions(request: Request, body: DecideIn) -> AcceptedOut:
+        """Add the questions to their articles' alternative questions (a new version each; live if it was)."""
+        try:
+            articles = await service(request).accept_suggestions(body.ids, body.author)
+        except SuggestionNotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        except SuggestionConflict as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        return AcceptedOut(accepted=list(dict.fromkeys(body.ids)), articles=[ArticleOut.of(a) for a in articles])
+
+    @router.post("/suggestions/dismiss", response_model=list[SuggestionOut], dependencies=editor)
+    async def dismiss_suggestions(request: Request, body: DecideIn) -> list[SuggestionOut]:
+        """Turn the suggestions down; more evidence for them later does not bring them back."""
+        try:
+            rows = await service(request).dismiss_suggestions(body.ids, body.author)
+        except SuggestionNotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        except SuggestionConflict as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        return [SuggestionOut.of(r) for r in rows]
 
     @router.get("/articles", response_model=list[ArticleOut], dependencies=editor)
     async def list_articles(

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         default=ROOT / "knowledge_base" / "demo" / "calibration.jsonl",
         description="labelled questions setup calibrates on when there is no calibration file",
     )
+    kb_learn_questions: bool = Field(
+        default=True,
+        description="suggest customers' questions to editors as alternative questions when an article answered them",
+    )
 
     editor_api_key: str = Field(default="", description="X-API-Key for the editor API; empty disables it")
 

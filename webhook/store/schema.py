@@ -364,3 +364,40 @@ class Deflection(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     reverted_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class SuggestionStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for an editor
+    ACCEPTED = "accepted"  # added to the article's alternative questions
+    DISMISSED = "dismissed"  # an editor said no; more evidence does not bring it back
+
+
+class QuestionSuggestion(Base):
+    """A customer's question that an article answered, by the customer's own account: a phrasing to learn.
+
+    Counted once per conversation and kind of evidence: ``confirmed`` ("yes, it
+    helped" after the answer), ``chosen`` (picked from the articles offered),
+    ``unhelpful`` ("no" after being answered with it). ``evidence`` keeps the most
+    recent [conversation id, kind] pairs, so an editor can read the conversations.
+    """
+
+    __tablename__ = "question_suggestions"
+    __table_args__ = (
+        UniqueConstraint("key", "lang", "normalized", name="uq_question_suggestion"),
+        Index("ix_question_suggestions_status_key", "status", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(120), doc="the article")
+    lang: Mapped[str] = mapped_column(String(8), doc="the translation the customer was shown")
+    text: Mapped[str] = mapped_column(String(500), doc="the question as first asked")
+    normalized: Mapped[str] = mapped_column(String(500), doc="the same question asked another way meets here")
+    status: Mapped[str] = mapped_column(String(16), default=SuggestionStatus.PENDING)
+    confirmed: Mapped[int] = mapped_column(Integer, default=0)
+    chosen: Mapped[int] = mapped_column(Integer, default=0)
+    unhelpful: Mapped[int] = mapped_column(Integer, default=0)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by: Mapped[str | None] = mapped_column(String(200))

@@ -1,0 +1,128 @@
+"""Which customer questions an article answered, by the customer's own account.
+
+The help centre's alternative questions are what search matches and what the
+optimise job trains on; customers keep asking in words nobody wrote down. When a
+customer says an answer helped, or picks an article from the ones offered, the
+question they asked is a phrasing of that article in their own words. This module
+reads that evidence off a conversation's records (the actions' ``kb`` and
+``feedback`` reports, ``actions/knowledge.py``); ``webhook/store/suggestions.py``
+counts it, and an editor accepts or dismisses the suggestions
+(``POST /api/kb/suggestions/accept``).
+
+A question is left out when it cannot stand for the article on its own: a
+follow-up that was read together with an earlier question ("is it free?"), a
+command or button payload, or a text too short or too long for an alternative
+question. So is one that looks like it carries personal data (an e-mail address, a
+link, a long number such as a card, phone or order number): suggestions are shown
+to editors and, once accepted, kept in the help centre.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from knowledge_base.text import normalize
+
+Kind = Literal["confirmed", "chosen", "unhelpful"]
+
+MIN_CHARS = 3
+MAX_CHARS = 500  # the editor API's limit for an alternative question
+LOOK_BACK = 12  # records searched for the question that led to an answer
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_LINK = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
+_LONG_NUMBER = re.compile(r"\d(?:[\s.\-/]?\d){5,}")  # six digits or more, spaced or not
+_TRAILING = re.compile(r"[\s?؟!.،,;:]+$")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """``question`` is a phrasing of article ``key`` (translation ``lang``), or (unhelpful) it is not."""
+
+    key: str
+    lang: str
+    question: str
+    kind: Kind
+
+
+def question_key(text: str) -> str:
+    """The form two askings of one question share: normalised, without trailing punctuation."""
+    return _TRAILING.sub("", normalize(text))[:MAX_CHARS]
+
+
+def personal_data(text: str) -> bool:
+    """Whether the text looks like it carries personal data (normalised digits included)."""
+    folded = normalize(text)
+    return bool(_EMAIL.search(folded) or _LINK.search(folded) or _LONG_NUMBER.search(folded))
+
+
+def usable(question: str | None) -> bool:
+    """Whether a question can stand as an alternative question of its own."""
+    if not question:
+        return False
+    text = question.strip()
+    return MIN_CHARS <= len(text) <= MAX_CHARS and not text.startswith("/") and not personal_data(text)
+
+
+def evidence(effects: dict[str, Any], history: Sequence[dict[str, Any]]) -> list[Evidence]:
+    """What this bot turn (``effects``) says about earlier questions; ``history`` is the conversation's records.
+
+    ``history`` may end with ``effects`` itself (the turn is stored before it is read).
+    """
+    earlier = list(history[:-1] if history and history[-1] == effects else history)[-LOOK_BACK:]
+    found: list[Evidence] = []
+    kb = effects.get("kb") or {}
+    chosen = kb.get("chosen")
+    if chosen:  # the customer picked one of the articles offered
+        question = _offered(earlier, str(chosen))
+        lang = _lang_of(kb, str(chosen))
+        if question is not None and lang:
+            found.append(Evidence(str(chosen), lang, question, "chosen"))
+    verdict = effects.get("feedback") or {}
+    if verdict.get("article") and isinstance(verdict.get("helpful"), bool):
+        answered = _answer_to(earlier, str(verdict["article"]))
+        if answered is not None:
+            question, lang = answered
+            kind: Kind = "confirmed" if verdict["helpful"] else "unhelpful"
+            found.append(Evidence(str(verdict["article"]), lang, question, kind))
+    return [e for e in found if usable(e.question)]
+
+
+def _searches(records: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """The search records, most recent first, with their positions."""
+    return [(i, r["kb"]) for i, r in reversed(list(enumerate(records))) if isinstance(r.get("kb"), dict)]
+
+
+def _lang_of(kb: dict[str, Any], key: str) -> str | None:
+    return next((str(c["lang"]) for c in kb.get("candidates") or [] if c.get("key") == key and c.get("lang")), None)
+
+
+def _offered(records: Sequence[dict[str, Any]], key: str) -> str | None:
+    """The question of the latest clarification that offered ``key``, if that was the latest search."""
+    for _, kb in _searches(records)[:1]:
+        if kb.get("decision") == "clarify" and kb.get("query") and not kb.get("context") and _lang_of(kb, key):
+            return str(kb["query"])
+    return None
+
+
+def _answer_to(records: Sequence[dict[str, Any]], key: str) -> tuple[str, str] | None:
+    """(question, translation) of the latest answer, if it answered with ``key``.
+
+    An answer to a picked article goes back to the clarification's question.
+    """
+    searches = _searches(records)
+    if not searches or searches[0][1].get("answered") != key:
+        return None
+    position, kb = searches[0]
+    lang = _lang_of(kb, key)
+    if not lang or kb.get("context"):
+        return None  # a follow-up read with an earlier question does not stand on its own
+    if kb.get("query"):
+        return str(kb["query"]), lang
+    if kb.get("chosen") == key:
+        question = _offered(records[:position], key)
+        return (question, lang) if question is not None else None
+    return None
