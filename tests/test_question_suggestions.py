@@ -265,10 +265,19 @@ def test_unknown_ids_and_vanished_articles(client, workdir):
     missing = client.post("/api/kb/suggestions/accept", json={"ids": [999_999]}, headers=EDITOR_AUTH)
     assert missing.status_code == 404 and "999999" in missing.json()["detail"]
     client.put("/api/kb/articles/pop-up-shop/en", json={**LOCKER_ARTICLE, "title": "Pop-up shop"}, headers=EDITOR_AUTH)
-    [sid] = _learn(workdir, ("pop-up-shop", "en", "where is the summer pop-up", "confirmed"))
+    good, sid = _learn(
+        workdir,
+        ("track-order", "en", "has my parcel left the warehouse", "confirmed"),
+        ("pop-up-shop", "en", "where is the summer pop-up", "confirmed"),
+    )
     assert client.delete("/api/kb/articles/pop-up-shop/en", headers=EDITOR_AUTH).status_code == 204
-    gone = client.post("/api/kb/suggestions/accept", json={"ids": [sid]}, headers=EDITOR_AUTH)
+    gone = client.post("/api/kb/suggestions/accept", json={"ids": [good, sid]}, headers=EDITOR_AUTH)
     assert gone.status_code == 409 and "pop-up-shop" in gone.json()["detail"]
+    # checked before anything changed: the other suggestion and its article are as they were
+    pending = client.get("/api/kb/suggestions", params={"key": "track-order"}, headers=EDITOR_AUTH).json()
+    assert [s["id"] for s in pending] == [good]
+    track = client.get("/api/kb/articles/track-order", headers=EDITOR_AUTH).json()
+    assert all("has my parcel left the warehouse" not in a["questions"] for a in track)
 
 
 def test_an_article_has_at_most_a_hundred_questions(client, workdir):

@@ -226,30 +226,21 @@ class ArticleService:
         The version is live at once if the translation's latest version was (the
         index takes it within the request, like any edit); if an editor's draft is
         pending, the questions join the draft and go live when it is published.
-        Each translation is one transaction: its version and its suggestions'
-        status are written together.
+        Everything is checked before anything changes; then each translation is one
+        transaction, its version and its suggestions' status written together.
         """
+        groups: dict[tuple[str, str], list[int]] = {}
         async with self.db.session() as session:
             rows = await suggestions.get_many(session, list(dict.fromkeys(ids)))
-        _require_pending(rows)
-        groups: dict[tuple[str, str], list[int]] = {}
-        for row in rows:
-            groups.setdefault((row.key, row.lang), []).append(row.id)
+            for row in rows:
+                groups.setdefault((row.key, row.lang), []).append(row.id)
+            for (key, lang), group in groups.items():
+                await _with_learnt(session, key, lang, group)
         changed = []
         for (key, lang), group in groups.items():
 
             async def learn(session: AsyncSession, key: str = key, lang: str = lang, group: list[int] = group):
-                learnt = await suggestions.get_many(session, group)
-                _require_pending(learnt)  # decided by someone else in the meantime
-                record = await repo.get(session, key, lang)
-                if record is None:
-                    raise SuggestionConflict(f"the article {key!r} has no {lang!r} translation any more")
-                have = suggestions.phrasings(record)
-                questions = list(record.questions or []) + [r.text for r in learnt if r.normalized not in have]
-                if len(questions) > MAX_QUESTIONS:
-                    raise SuggestionConflict(
-                        f"{key}/{lang} would have {len(questions)} alternative questions; the most is {MAX_QUESTIONS}"
-                    )
+                record, questions, learnt = await _with_learnt(session, key, lang, group)  # again: others may act
                 saved, _ = await repo.save(
                     session,
                     key,
@@ -322,6 +313,28 @@ class ArticleService:
             self._dirty = False
             await asyncio.to_thread(self.kb.save, self.index_dir)
             log.info("index saved to %s", self.index_dir)
+
+
+async def _with_learnt(
+    session: AsyncSession, key: str, lang: str, ids: list[int]
+) -> tuple[ArticleRecord, list[str], list[QuestionSuggestion]]:
+    """The translation, its questions with the suggestions ``ids`` added, and those suggestions.
+
+    SuggestionConflict when one is decided already, the translation is gone, or it
+    would have more than ``MAX_QUESTIONS``.
+    """
+    learnt = await suggestions.get_many(session, ids)
+    _require_pending(learnt)
+    record = await repo.get(session, key, lang)
+    if record is None:
+        raise SuggestionConflict(f"the article {key!r} has no {lang!r} translation any more")
+    have = suggestions.phrasings(record)
+    questions = list(record.questions or []) + [r.text for r in learnt if r.normalized not in have]
+    if len(questions) > MAX_QUESTIONS:
+        raise SuggestionConflict(
+            f"{key}/{lang} would have {len(questions)} alternative questions; the most is {MAX_QUESTIONS}"
+        )
+    return record, questions, learnt
 
 
 def _require_pending(rows: Sequence[QuestionSuggestion]) -> None:
