@@ -23,14 +23,14 @@ calibrated thresholds) do not move. docs/knowledge-base.md has the measurements.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
 
-SAMPLE_QUESTIONS = 512  # units standing in for customers' questions, one from each of as many articles
-SAMPLE_ARTICLES = 256  # articles whose units they are compared with
+SAMPLE_QUESTIONS = 256  # units standing in for customers' questions, one from each of as many articles
+SAMPLE_ARTICLES = 128  # articles whose units they are compared with
 
 
 _GRID = np.linspace(-9.0, 9.0, 3601)
@@ -64,35 +64,38 @@ class BestOfN:
         return self.spread * (expected_max(units) - self.reference)
 
 
-def estimate(units: Sequence[np.ndarray], seed: int = 0) -> BestOfN:
-    """Measure σ, ρ and the reference on the unit vectors of each article (one array per article).
+def estimate(counts: Sequence[int], vectors: Callable[[int], np.ndarray], seed: int = 0) -> BestOfN:
+    """Measure σ, ρ and the reference: article ``i`` has ``counts[i]`` units, ``vectors(i)`` gives them.
 
     One unit of each of a sample of articles plays a customer's question; each is
-    compared with the units of a sample of other articles. The cost is
-    ``SAMPLE_QUESTIONS`` × (units of ``SAMPLE_ARTICLES`` articles) dot products: a few
-    milliseconds whatever the size of the help centre.
+    compared with the units of a sample of other articles. Only the sampled articles'
+    vectors are read, and the cost is ``SAMPLE_QUESTIONS`` × (units of
+    ``SAMPLE_ARTICLES`` articles) dot products: about 30 ms at 10,000 articles, most
+    of it counting their units. (Eight seeds gave spreads within 0.5 % of each other
+    on the evaluation sets, as with twice the samples.)
     """
-    counts = [len(u) for u in units]
-    if len(units) < 2:
+    if len(counts) < 2:
         return BestOfN()
     reference = float(np.mean([expected_max(n) for n in counts]))
     rng = np.random.default_rng(seed)
-    asking = rng.choice(len(units), size=min(SAMPLE_QUESTIONS, len(units)), replace=False)
-    questions = np.stack([units[a][rng.integers(counts[a])] for a in asking])
-    compared = rng.choice(len(units), size=min(SAMPLE_ARTICLES, len(units)), replace=False)
-    # each block: the sampled questions of other articles against one article's units
-    blocks = [questions[asking != article] @ units[article].T for article in compared]
-    values = np.concatenate([b.ravel() for b in blocks])
+    asking = rng.choice(len(counts), size=min(SAMPLE_QUESTIONS, len(counts)), replace=False)
+    questions = np.stack([vectors(int(a))[rng.integers(counts[a])] for a in asking])
+    compared = rng.choice(len(counts), size=min(SAMPLE_ARTICLES, len(counts)), replace=False)
+    sizes = np.array([counts[a] for a in compared])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    cosines = questions @ np.concatenate([vectors(int(a)) for a in compared]).T
+    # a question is no stranger to its own article: those cells are left out
+    own = asking[:, None] == np.repeat(compared, sizes)[None, :]
+    values = cosines[~own]
     mean, sigma = float(values.mean()), float(values.std())
     if sigma <= 0:
         return BestOfN(reference=reference)
     # ρ: the mean product of two centred cosines with units of one wrong article, over σ²
-    products, pairs = 0.0, 0
-    for block in blocks:
-        n = block.shape[1]
-        if n >= 2 and block.shape[0]:
-            centred = block - mean
-            products += float((centred.sum(axis=1) ** 2 - (centred**2).sum(axis=1)).sum())
-            pairs += centred.shape[0] * n * (n - 1)
+    centred = np.where(own, 0.0, cosines - mean)
+    sums = np.add.reduceat(centred, starts, axis=1)  # per question and compared article
+    squares = np.add.reduceat(centred**2, starts, axis=1)
+    strangers = ~(asking[:, None] == compared[None, :])
+    pairs = int((strangers * (sizes * (sizes - 1))[None, :]).sum())
+    products = float(((sums**2 - squares) * strangers).sum())
     rho = min(1.0, max(0.0, products / pairs / sigma**2)) if pairs else 0.0
     return BestOfN(spread=sigma * float(np.sqrt(1.0 - rho)), reference=reference, sigma=sigma, rho=rho)

@@ -253,12 +253,13 @@ class KnowledgeBase:
         """Measure how much a best-of-n unit cosine gains by chance in this help centre (``best_of_n.py``)."""
         with self.lock:
             index = self.index
-            units = [
-                np.concatenate([index.translations[t].vectors for t in langs.values()])
-                for langs in index.by_article.values()
-                if langs
-            ]
-            self.best_of_n = estimate(units) if self.correct_best_of_n else BestOfN()
+            articles = [list(langs.values()) for langs in index.by_article.values() if langs]
+            counts = [sum(len(index.translations[t].unit_ids) for t in tids) for tids in articles]
+
+            def vectors(i: int) -> np.ndarray:
+                return np.concatenate([index.translations[t].vectors for t in articles[i]])
+
+            self.best_of_n = estimate(counts, vectors) if self.correct_best_of_n else BestOfN()
             self._units_changed = False
 
     def adopt(self, other: KnowledgeBase) -> None:

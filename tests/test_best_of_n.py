@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from knowledge_base.articles import ArticleSet
-from knowledge_base.best_of_n import BestOfN, estimate, expected_max
+from knowledge_base.best_of_n import BestOfN, expected_max
+from knowledge_base.best_of_n import estimate as estimate_lazily
 from knowledge_base.search import KnowledgeBase
 
 
@@ -18,6 +19,10 @@ def test_expected_max_of_n_normals():
     assert expected_max(100) == pytest.approx(2.5076, abs=0.01)
     values = [expected_max(n) for n in range(1, 200)]
     assert values == sorted(values) and len(set(values)) == len(values)
+
+
+def estimate(units: list[np.ndarray]) -> BestOfN:
+    return estimate_lazily([len(u) for u in units], units.__getitem__)
 
 
 def _help_centre(rng: np.random.Generator, counts: list[int], dim: int = 64, spread: float = 0.9):
