@@ -151,10 +151,13 @@ def main() -> int:
     result["uneven"] = []
     for seed in range(args.seeds):
         drawn = uneven(articles, seed)
+        model = (
+            embedder_for(args.model, drawn, args.optimise, scratch / f"uneven-{seed}") if args.optimise else embedder
+        )
         drawn_row = {
             "seed": seed,
             "phrasings": sum(len(a.questions) for a in drawn),
-            **both(embedder, drawn, questions),
+            **both(model, drawn, questions),
         }
         result["uneven"].append(drawn_row)
         say(f"uneven, seed {seed}: {drawn_row}")
