@@ -205,7 +205,7 @@ def test_an_accepted_question_is_searchable_at_once_and_kept_in_the_history(clie
     [sid] = _learn(workdir, ("luggage-locker", "en", learnt, "confirmed"))
     listed = client.get("/api/kb/suggestions", params={"key": "luggage-locker"}, headers=EDITOR_AUTH).json()
     assert [(s["id"], s["text"], s["confirmed"], s["status"]) for s in listed] == [(sid, learnt, 1, "pending")]
-    assert len(listed[0]["conversations"]) == 1
+    assert len(listed[0]["conversations"]) == 1 and listed[0]["support"] == 1
 
     accepted = client.post("/api/kb/suggestions/accept", json={"ids": [sid], "author": "sam"}, headers=EDITOR_AUTH)
     assert accepted.status_code == 200, accepted.text

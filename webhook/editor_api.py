@@ -23,6 +23,7 @@ from webhook.optimise_job import JobRunning, NoJobRunning, Optimiser
 from webhook.store.articles import ArticleNotFound, VersionNotFound
 from webhook.store.schema import ArticleRecord, ArticleVersion, QuestionSuggestion
 from webhook.store.suggestions import SuggestionNotFound
+from webhook.store.suggestions import support as suggestion_support
 
 
 def _checked_key(key: str) -> str:
@@ -134,6 +135,7 @@ class SuggestionOut(BaseModel):
     confirmed: int = Field(description="conversations where the customer said the answer helped")
     chosen: int = Field(description="conversations where the customer picked this article from those offered")
     unhelpful: int = Field(description="conversations where the customer said this answer did not help")
+    support: int = Field(description="confirmed + chosen - unhelpful: the order of the list")
     conversations: list[str] = Field(description="the most recent conversations that gave this evidence")
     first_seen_at: datetime
     last_seen_at: datetime
@@ -151,6 +153,7 @@ class SuggestionOut(BaseModel):
             confirmed=r.confirmed,
             chosen=r.chosen,
             unhelpful=r.unhelpful,
+            support=suggestion_support(r),
             conversations=list(dict.fromkeys(str(c) for c, _ in reversed(r.evidence or []))),
             first_seen_at=r.first_seen_at,
             last_seen_at=r.last_seen_at,

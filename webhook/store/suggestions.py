@@ -104,7 +104,7 @@ async def list_suggestions(
         statement = statement.where(QuestionSuggestion.key == key)
     if lang:
         statement = statement.where(QuestionSuggestion.lang == lang)
-    ranked = QuestionSuggestion.confirmed + QuestionSuggestion.chosen - QuestionSuggestion.unhelpful
+    ranked = QuestionSuggestion.confirmed + QuestionSuggestion.chosen - QuestionSuggestion.unhelpful  # = support()
     statement = statement.order_by(ranked.desc(), QuestionSuggestion.last_seen_at.desc(), QuestionSuggestion.id.desc())
     return list(await session.scalars(statement.limit(limit).offset(offset)))
 
