@@ -122,7 +122,7 @@ async def test_each_conversation_counts_once_per_kind_and_unhelpful_never_create
     assert first is again
     [row] = await _suggestions(db)
     assert (row.confirmed, row.chosen, row.unhelpful) == (1, 1, 1)
-    assert suggestions.support(row) == 1
+    assert row.support == 1
 
 
 async def test_suggestions_are_listed_best_supported_first(db):
@@ -136,7 +136,7 @@ async def test_suggestions_are_listed_best_supported_first(db):
         listed = await suggestions.list_suggestions(s)
         assert listed[0].text == "where's my stuff"
         assert [r.text for r in await suggestions.list_suggestions(s, lang="ar")] == ["متى يعود مالي"]
-        assert await suggestions.count_pending(s) == 3
+        assert len(await suggestions.list_suggestions(s)) == 3
 
 
 # -- the editor API -------------------------------------------------------------------

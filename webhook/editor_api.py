@@ -23,7 +23,6 @@ from webhook.optimise_job import JobRunning, NoJobRunning, Optimiser
 from webhook.store.articles import ArticleNotFound, VersionNotFound
 from webhook.store.schema import ArticleRecord, ArticleVersion, QuestionSuggestion
 from webhook.store.suggestions import SuggestionNotFound
-from webhook.store.suggestions import support as suggestion_support
 
 
 def _checked_key(key: str) -> str:
@@ -153,7 +152,7 @@ class SuggestionOut(BaseModel):
             confirmed=r.confirmed,
             chosen=r.chosen,
             unhelpful=r.unhelpful,
-            support=suggestion_support(r),
+            support=r.support,
             conversations=list(dict.fromkeys(str(c) for c, _ in reversed(r.evidence or []))),
             first_seen_at=r.first_seen_at,
             last_seen_at=r.last_seen_at,

@@ -102,9 +102,12 @@ def _lang_of(kb: dict[str, Any], key: str) -> str | None:
 
 def _offered(records: Sequence[dict[str, Any]], key: str) -> str | None:
     """The question of the latest clarification that offered ``key``, if that was the latest search."""
-    for _, kb in _searches(records)[:1]:
-        if kb.get("decision") == "clarify" and kb.get("query") and not kb.get("context") and _lang_of(kb, key):
-            return str(kb["query"])
+    searches = _searches(records)
+    if not searches:
+        return None
+    kb = searches[0][1]
+    if kb.get("decision") == "clarify" and kb.get("query") and not kb.get("context") and _lang_of(kb, key):
+        return str(kb["query"])
     return None
 
 

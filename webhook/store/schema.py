@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     true,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -401,3 +402,8 @@ class QuestionSuggestion(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column()
     decided_by: Mapped[str | None] = mapped_column(String(200))
+
+    @hybrid_property
+    def support(self) -> int:
+        """How strongly customers vouch for it: confirmations and picks, less "didn't help"s (also in SQL)."""
+        return self.confirmed + self.chosen - self.unhelpful

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,11 +83,6 @@ async def record(session: AsyncSession, found: Evidence, conversation_id: str) -
     return row
 
 
-def support(row: QuestionSuggestion) -> int:
-    """How strongly customers vouch for a suggestion: confirmations and picks, less "didn't help"s."""
-    return row.confirmed + row.chosen - row.unhelpful
-
-
 async def list_suggestions(
     session: AsyncSession,
     status: str | None = SuggestionStatus.PENDING,
@@ -104,20 +99,10 @@ async def list_suggestions(
         statement = statement.where(QuestionSuggestion.key == key)
     if lang:
         statement = statement.where(QuestionSuggestion.lang == lang)
-    ranked = QuestionSuggestion.confirmed + QuestionSuggestion.chosen - QuestionSuggestion.unhelpful  # = support()
-    statement = statement.order_by(ranked.desc(), QuestionSuggestion.last_seen_at.desc(), QuestionSuggestion.id.desc())
-    return list(await session.scalars(statement.limit(limit).offset(offset)))
-
-
-async def count_pending(session: AsyncSession) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(QuestionSuggestion)
-            .where(QuestionSuggestion.status == SuggestionStatus.PENDING)
-        )
-        or 0
+    statement = statement.order_by(
+        QuestionSuggestion.support.desc(), QuestionSuggestion.last_seen_at.desc(), QuestionSuggestion.id.desc()
     )
+    return list(await session.scalars(statement.limit(limit).offset(offset)))
 
 
 async def get_many(session: AsyncSession, ids: Sequence[int]) -> list[QuestionSuggestion]:
