@@ -17,7 +17,7 @@ vectors drifted from the float ones (cosine 0.98-0.99) and failed the check.
 The result is an ordinary sentence-transformers folder; the index is rebuilt with it.
 :func:`optimised_model` makes one from a base model, exports its encoder, and reports
 as it goes; the product runs it in a child process (``python -m knowledge_base
-fine-tune``, see ``webhook/optimise_job.py``), so that the gigabytes training needs
+fine-tune``, see ``webhook/services/optimise.py``), so that the gigabytes training needs
 are never the web worker's.
 """
 

@@ -12,7 +12,7 @@ Two scenarios, each scored with the best-of-n correction of the dense signal
 - **learning**: the questions are split in half (seeded). The first half are
   conversations: each is searched with thresholds calibrated on that half, and a
   customer confirms an answer that is right, or picks the right article when it is
-  among those offered; nothing else is learnt. Those questions (``webhook/learning.py``'s
+  among those offered; nothing else is learnt. Those questions (``webhook/domain/learning.py``'s
   rules: usable, one per article and wording) are added to their articles, as an
   editor accepting every suggestion would. The second half is scored before and after.
 
@@ -50,7 +50,7 @@ from knowledge_base.evaluation import (  # noqa: E402
 )
 from knowledge_base.optimise import default_epochs, fine_tune  # noqa: E402
 from knowledge_base.search import KnowledgeBase, Thresholds, Weights, decide  # noqa: E402
-from webhook.learning import question_key, usable  # noqa: E402
+from webhook.domain.learning import question_key, usable  # noqa: E402
 
 
 def say(text: str) -> None:

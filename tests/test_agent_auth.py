@@ -22,11 +22,12 @@ from fastapi import Depends
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from webhook.auth import COOKIE_NAME, require_role
+from webhook.api.deps import COOKIE_NAME, require_role
+from webhook.domain.enums import Role
 from webhook.settings import Settings
 from webhook.store import users as user_store
 from webhook.store.database import Database
-from webhook.store.schema import AgentToken, Role, User
+from webhook.store.schema import AgentToken, User
 
 ROOT = Path(__file__).resolve().parent.parent
 

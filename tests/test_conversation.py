@@ -10,10 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from webhook.conversation_service import BotUnavailable, ConversationService, InboundMessage, MessageRejected
-from webhook.rasa_client import RasaClient
+from webhook.domain.enums import Channel, ConversationStatus
+from webhook.runtime.rasa_client import RasaClient
+from webhook.services.conversations import BotUnavailable, ConversationService, InboundMessage, MessageRejected
 from webhook.store import conversations as repo
-from webhook.store.schema import Channel, Conversation, ConversationStatus, Message
+from webhook.store.schema import Conversation, Message
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from webhook.events import LocalBus, RedisBus, conversation_topic
+from webhook.runtime.events import LocalBus, RedisBus, conversation_topic
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -13,19 +13,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from webhook.agent_service import AgentService, Conflict, NotAllowed
-from webhook.business_hours import BusinessHours
-from webhook.conversation_service import ConversationService, InboundMessage
-from webhook.handoff import Desk, HandoffRules
-from webhook.rasa_client import RasaClient
-from webhook.store.schema import (
-    Channel,
-    Conversation,
-    ConversationStatus,
-    CsatResponse,
-    Deflection,
-    HandoffRequest,
-)
+from webhook.domain.business_hours import BusinessHours
+from webhook.domain.enums import Channel, ConversationStatus
+from webhook.domain.handoff import HandoffRules
+from webhook.runtime.rasa_client import RasaClient
+from webhook.services.agents import AgentService, Conflict, NotAllowed
+from webhook.services.conversations import ConversationService, InboundMessage
+from webhook.services.handoff import Desk
+from webhook.store.schema import Conversation, CsatResponse, Deflection, HandoffRequest
 from webhook.store.users import create_user
 
 CLOSED = BusinessHours("mon 00:00-00:01", "UTC")  # practically never open

@@ -1,8 +1,8 @@
-"""Reading which question an article answered off a conversation's records (webhook/learning.py)."""
+"""Reading which question an article answered off a conversation's records (webhook/domain/learning.py)."""
 
 import pytest
 
-from webhook.learning import Evidence, evidence, personal_data, question_key, usable
+from webhook.domain.learning import Evidence, evidence, personal_data, question_key, usable
 
 
 def _candidates(*pairs: tuple[str, str]) -> list[dict]:

@@ -17,23 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from webhook.auth import COOKIE_NAME
+from webhook.api.deps import COOKIE_NAME
+from webhook.domain.enums import Channel, ConversationStatus, Sender
 from webhook.settings import Settings
 from webhook.store import users as user_store
 from webhook.store.database import Database
 from webhook.store.metrics import compute_metrics, declined_query, percentile
-from webhook.store.schema import (
-    Channel,
-    Conversation,
-    ConversationStatus,
-    CsatResponse,
-    Customer,
-    Deflection,
-    HandoffRequest,
-    Message,
-    Sender,
-    User,
-)
+from webhook.store.schema import Conversation, CsatResponse, Customer, Deflection, HandoffRequest, Message, User
 
 START = datetime(2025, 6, 1, tzinfo=UTC)
 END = datetime(2025, 6, 8, tzinfo=UTC)  # exclusive: the week is 1–7 June

@@ -11,13 +11,14 @@ from sqlalchemy import select
 from knowledge_base.articles import load_markdown_dir
 from tests.conftest import DEMO, EDITOR_AUTH, LOCKER_ARTICLE, editor_settings
 from webhook.app import create_app
-from webhook.conversation_service import ConversationService, InboundMessage
-from webhook.learning import Evidence, Kind
-from webhook.rasa_client import RasaClient
+from webhook.domain.enums import Channel
+from webhook.domain.learning import Evidence, Kind
+from webhook.runtime.rasa_client import RasaClient
+from webhook.services.conversations import ConversationService, InboundMessage
 from webhook.store import articles as article_store
 from webhook.store import suggestions
 from webhook.store.database import Database
-from webhook.store.schema import Channel, QuestionSuggestion
+from webhook.store.schema import QuestionSuggestion
 
 
 def _session() -> str:

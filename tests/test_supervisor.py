@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from webhook.supervisor import Service, Supervisor
+from webhook.runtime.supervisor import Service, Supervisor
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 
@@ -67,7 +67,7 @@ def test_sigint_stops_every_child_and_exits_zero(tmp_path, signals, spacing_s):
     pids = tmp_path / "pids"
     script = textwrap.dedent(f"""
         import sys
-        from webhook.supervisor import Service, Supervisor
+        from webhook.runtime.supervisor import Service, Supervisor
         code = "import os, time; open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\\\n'); time.sleep(120)"
         child = [sys.executable, "-c", code]
         sup = Supervisor([Service("a", child), Service("b", child)], grace_s=5)

@@ -12,11 +12,11 @@ import pytest
 
 from tests.fake_telegram import FakeTelegram
 from webhook.channels.telegram import TelegramChannel
-from webhook.conversation_service import ConversationService
-from webhook.rasa_client import RasaClient
+from webhook.domain.enums import Channel
+from webhook.runtime.rasa_client import RasaClient
+from webhook.services.conversations import ConversationService
 from webhook.settings import Settings
 from webhook.store import outbox
-from webhook.store.schema import Channel
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from webhook import identity
+from webhook.domain import identity
 
 Frame = dict[str, Any]
 

@@ -23,29 +23,30 @@ from actions import context as action_context
 from knowledge_base.articles import ArticleSet, load_markdown_dir
 from knowledge_base.calibration import load_thresholds, load_weights
 from knowledge_base.search import KnowledgeBase, Thresholds
-from webhook.action_endpoint import action_router, build_executor
-from webhook.agent_api import agent_router
-from webhook.agent_console import agent_console_router
-from webhook.agent_conversations_api import agent_conversations_router, agent_socket
-from webhook.agent_service import AgentService
-from webhook.article_service import ArticleService
-from webhook.business_hours import BusinessHours
+from webhook.api.agent_conversations import agent_conversations_router, agent_socket
+from webhook.api.articles import editor_router
+from webhook.api.metrics import metrics_router
+from webhook.api.sign_in import agent_router
+from webhook.channels.rasa_actions import action_router, build_executor
 from webhook.channels.telegram import TelegramChannel, telegram_router
 from webhook.channels.web import web_router
-from webhook.conversation_service import ConversationService
-from webhook.editor_api import editor_router
-from webhook.events import create_bus
-from webhook.handoff import Desk, HandoffRules
-from webhook.help_pages import help_router
-from webhook.metrics_api import metrics_router
-from webhook.optimise_job import Optimiser, active_model, serving_embedder
-from webhook.rasa_client import RasaClient
+from webhook.domain.business_hours import BusinessHours
+from webhook.domain.handoff import HandoffRules
+from webhook.pages.console import agent_console_router
+from webhook.pages.help import help_router
+from webhook.runtime.events import create_bus
+from webhook.runtime.rasa_client import RasaClient
+from webhook.services.agents import AgentService
+from webhook.services.articles import ArticleService
+from webhook.services.conversations import ConversationService
+from webhook.services.handoff import Desk
+from webhook.services.optimise import Optimiser, active_model, serving_embedder
 from webhook.settings import Settings, get_settings
 from webhook.store import articles as article_store
 from webhook.store.database import Database, migrate
 
 log = logging.getLogger(__name__)
-HERE = Path(__file__).resolve().parent
+PAGES = Path(__file__).resolve().parent / "pages"
 
 
 async def seed_articles(settings: Settings, db: Database) -> ArticleSet:
@@ -85,7 +86,7 @@ async def _answer_unanswered(rasa: RasaClient, conversations: ConversationServic
 
 
 def _templates() -> Jinja2Templates:
-    templates = Jinja2Templates(directory=HERE / "templates")
+    templates = Jinja2Templates(directory=PAGES / "templates")
     markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
     templates.env.filters["markdown"] = markdown.render
     return templates
@@ -178,7 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type"],
     )
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=PAGES / "static"), name="static")
     app.include_router(web_router(templates))
     app.include_router(telegram_router())
     app.include_router(help_router(templates))

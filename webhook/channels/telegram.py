@@ -29,7 +29,10 @@ from telegram.constants import ChatAction, MessageLimit
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from knowledge_base.text import LANGUAGES
-from webhook.conversation_service import (
+from webhook.domain.enums import Channel
+from webhook.domain.phrases import phrase
+from webhook.runtime.events import MESSAGES_TOPIC
+from webhook.services.conversations import (
     BotReply,
     BotUnavailable,
     ConversationService,
@@ -37,12 +40,9 @@ from webhook.conversation_service import (
     LinkError,
     MessageRejected,
 )
-from webhook.events import MESSAGES_TOPIC
-from webhook.phrases import phrase
 from webhook.settings import Settings
 from webhook.store import outbox
 from webhook.store.database import Database
-from webhook.store.schema import Channel
 
 log = logging.getLogger(__name__)
 

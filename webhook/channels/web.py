@@ -19,8 +19,10 @@ from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from webhook import identity
-from webhook.conversation_service import (
+from webhook.domain import identity
+from webhook.domain.enums import Channel
+from webhook.runtime.events import Subscription, conversation_topic
+from webhook.services.conversations import (
     BotUnavailable,
     ConversationService,
     InboundMessage,
@@ -28,8 +30,6 @@ from webhook.conversation_service import (
     MessageRejected,
     Stored,
 )
-from webhook.events import Subscription, conversation_topic
-from webhook.store.schema import Channel
 
 log = logging.getLogger(__name__)
 SESSION_PATTERN = "^[A-Za-z0-9_-]{8,200}$"

@@ -12,18 +12,17 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from webhook.domain.enums import ConversationStatus, Sender
 from webhook.store.schema import (
     AgentNote,
     AgentPresence,
     ChannelIdentity,
     Conversation,
     ConversationEvent,
-    ConversationStatus,
     CsatResponse,
     Customer,
     HandoffRequest,
     Message,
-    Sender,
     User,
 )
 

@@ -15,7 +15,8 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.articles import Article, ArticleSet
-from webhook.store.schema import ArticleRecord, ArticleStatus, ArticleVersion
+from webhook.domain.enums import ArticleStatus
+from webhook.store.schema import ArticleRecord, ArticleVersion
 
 
 class ArticleNotFound(LookupError):

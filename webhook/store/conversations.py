@@ -10,16 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webhook.store.schema import (
-    Channel,
-    ChannelIdentity,
-    Conversation,
-    ConversationStatus,
-    Customer,
-    HandoffRequest,
-    Message,
-    Sender,
-)
+from webhook.domain.enums import Channel, ConversationStatus, Sender
+from webhook.store.schema import ChannelIdentity, Conversation, Customer, HandoffRequest, Message
 
 
 @dataclass(frozen=True)

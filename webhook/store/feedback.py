@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webhook.store.schema import Channel, Conversation, CsatResponse, Deflection, DeflectionStatus
+from webhook.domain.enums import Channel, DeflectionStatus
+from webhook.store.schema import Conversation, CsatResponse, Deflection
 
 
 def _now() -> datetime:

@@ -17,16 +17,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webhook.store.schema import (
-    Channel,
-    ChannelIdentity,
-    Conversation,
-    ConversationStatus,
-    Customer,
-    HandoffRequest,
-    LinkCode,
-    Message,
-)
+from webhook.domain.enums import Channel, ConversationStatus
+from webhook.store.schema import ChannelIdentity, Conversation, Customer, HandoffRequest, LinkCode, Message
 
 # A merged conversation keeps the status that involves a person most.
 _STATUS_RANK = {

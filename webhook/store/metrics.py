@@ -27,17 +27,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.text import normalize
-from webhook.store.schema import (
-    Channel,
-    Conversation,
-    CsatResponse,
-    Deflection,
-    DeflectionStatus,
-    HandoffRequest,
-    Message,
-    Sender,
-    User,
-)
+from webhook.domain.enums import Channel, DeflectionStatus, Sender
+from webhook.store.schema import Conversation, CsatResponse, Deflection, HandoffRequest, Message, User
 
 CONTENT_GAPS_LIMIT = 50
 RATINGS = ("1", "2", "3", "4", "5")

@@ -18,7 +18,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webhook.store.schema import Channel, ChannelIdentity, Conversation, Message, Sender, TelegramUpdate
+from webhook.domain.enums import Channel, Sender
+from webhook.store.schema import ChannelIdentity, Conversation, Message, TelegramUpdate
 
 MAX_ATTEMPTS = 8
 

@@ -28,6 +28,16 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from webhook.domain.enums import (
+    ArticleStatus,
+    Channel,
+    ConversationStatus,
+    DeflectionStatus,
+    Role,
+    Sender,
+    SuggestionStatus,
+)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -44,25 +54,6 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON(none_as_null=True),
         list[Any]: JSON(none_as_null=True),
     }
-
-
-class ConversationStatus(enum.StrEnum):
-    BOT = "bot"
-    WAITING_FOR_AGENT = "waiting_for_agent"
-    WITH_AGENT = "with_agent"
-    RESOLVED = "resolved"
-
-
-class Sender(enum.StrEnum):
-    CUSTOMER = "customer"
-    BOT = "bot"
-    AGENT = "agent"
-    SYSTEM = "system"
-
-
-class Channel(enum.StrEnum):
-    WEB = "web"
-    TELEGRAM = "telegram"
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -193,12 +184,6 @@ class TelegramUpdate(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-class ArticleStatus(enum.StrEnum):
-    DRAFT = "draft"  # the latest version is not live (an older one may be)
-    PUBLISHED = "published"  # the latest version is live
-    ARCHIVED = "archived"  # nothing is live
-
-
 class ArticleRecord(Base):
     """The head of one translation of one help-centre article: its latest version.
 
@@ -240,14 +225,6 @@ class ArticleVersion(Base):
     author: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(String(200), doc="what made this version: edit, rollback to 3, import")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class Role(enum.StrEnum):
-    """What a console user may do: agents answer customers, editors also edit the help centre."""
-
-    AGENT = "agent"
-    EDITOR = "editor"
-    ADMIN = "admin"
 
 
 class User(Base):
@@ -344,12 +321,6 @@ class CsatResponse(Base):
     awaiting_comment: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class DeflectionStatus(enum.StrEnum):
-    ASSUMED = "assumed"  # the bot answered; nobody complained (yet)
-    CONFIRMED = "confirmed"  # the customer said it helped
-    REVERTED = "reverted"  # a handoff, a "didn't help", or a recontact on the same topic
-
-
 class Deflection(Base):
     """A ticket the bot resolved without a human, with the articles that did it."""
 
@@ -365,12 +336,6 @@ class Deflection(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     reverted_reason: Mapped[str | None] = mapped_column(String(32))
-
-
-class SuggestionStatus(enum.StrEnum):
-    PENDING = "pending"  # waiting for an editor
-    ACCEPTED = "accepted"  # added to the article's alternative questions
-    DISMISSED = "dismissed"  # an editor said no; more evidence does not bring it back
 
 
 class QuestionSuggestion(Base):

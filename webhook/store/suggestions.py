@@ -1,6 +1,6 @@
 """Questions learnt from conversations, counted until an editor accepts or dismisses them.
 
-``webhook/learning.py`` says which question is evidence for which article; this
+``webhook/domain/learning.py`` says which question is evidence for which article; this
 module keeps one row per article translation and question (in its normalised
 form), counts each conversation once per kind of evidence, and leaves out what the
 article already says (its title and alternative questions).
@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webhook.learning import Evidence, question_key
-from webhook.store.schema import ArticleRecord, QuestionSuggestion, SuggestionStatus
+from webhook.domain.enums import SuggestionStatus
+from webhook.domain.learning import Evidence, question_key
+from webhook.store.schema import ArticleRecord, QuestionSuggestion
 
 EVIDENCE_KEPT = 30  # the most recent [conversation id, kind] pairs kept on a suggestion
 

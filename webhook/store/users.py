@@ -25,7 +25,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webhook.store.schema import AgentToken, Role, User
+from webhook.domain.enums import Role
+from webhook.store.schema import AgentToken, User
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 MIN_PASSWORD_CHARS = 8

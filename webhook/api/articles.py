@@ -18,8 +18,8 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from knowledge_base.articles import KEY_MAX_LENGTH, key_problem
 from knowledge_base.search import SearchResult
-from webhook.article_service import MAX_QUESTIONS, ArticleService, SuggestionConflict
-from webhook.optimise_job import JobRunning, NoJobRunning, Optimiser
+from webhook.services.articles import MAX_QUESTIONS, ArticleService, SuggestionConflict
+from webhook.services.optimise import JobRunning, NoJobRunning, Optimiser
 from webhook.store.articles import ArticleNotFound, VersionNotFound
 from webhook.store.schema import ArticleRecord, ArticleVersion, QuestionSuggestion
 from webhook.store.suggestions import SuggestionNotFound

@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, Field
 
-from webhook.agent_service import AgentService, Conflict, NotAllowed
-from webhook.auth import COOKIE_NAME, require_role
-from webhook.events import AGENTS_TOPIC, Subscription, conversation_topic
+from webhook.api.deps import COOKIE_NAME, require_role
+from webhook.runtime.events import AGENTS_TOPIC, Subscription, conversation_topic
+from webhook.services.agents import AgentService, Conflict, NotAllowed
 from webhook.store import users as user_store
 from webhook.store.schema import User
 

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from webhook.conversation_service import BotReply, ConversationService
-from webhook.events import AGENTS_TOPIC
-from webhook.phrases import phrase
+from webhook.domain.enums import ConversationStatus, Sender
+from webhook.domain.phrases import phrase
+from webhook.runtime.events import AGENTS_TOPIC
+from webhook.services.conversations import BotReply, ConversationService
 from webhook.store import agents as repo
 from webhook.store import conversations as messages_repo
 from webhook.store.agents import NotAllowed
-from webhook.store.schema import Conversation, ConversationStatus, Sender, User
+from webhook.store.schema import Conversation, User
 from webhook.store.users import find_user
 
 __all__ = ["AgentService", "Conflict", "NotAllowed"]

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from webhook.domain.enums import Role
 from webhook.settings import Settings, get_settings
 from webhook.store import users as user_store
 from webhook.store.database import Database
-from webhook.store.schema import Role, User
+from webhook.store.schema import User
 
 COOKIE_NAME = "larkspur_agent"
 # A real token is 43 characters; anything far longer is not worth hashing.

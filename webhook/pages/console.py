@@ -12,8 +12,9 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from webhook.auth import user_from_request
-from webhook.store.schema import Role, User
+from webhook.api.deps import user_from_request
+from webhook.domain.enums import Role
+from webhook.store.schema import User
 
 CONSOLE_PATH = "/agent"
 LOGIN_PATH = "/agent/login"

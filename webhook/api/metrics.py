@@ -15,9 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from webhook.auth import database_of, require_role, settings_of, user_from_request
+from webhook.api.deps import database_of, require_role, settings_of, user_from_request
+from webhook.domain.enums import Role
 from webhook.store.metrics import compute_metrics
-from webhook.store.schema import Role, User
+from webhook.store.schema import User
 
 DEFAULT_DAYS = 30
 # One bounded scan: a page of metrics is about weeks or months, not the whole history at once.

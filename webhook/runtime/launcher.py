@@ -7,8 +7,8 @@ import sys
 
 import httpx
 
+from webhook.runtime.supervisor import Service, Supervisor
 from webhook.settings import ROOT, Settings
-from webhook.supervisor import Service, Supervisor
 
 RASA_MODEL = ROOT / "models" / "rasa" / "support.tar.gz"
 

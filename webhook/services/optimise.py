@@ -57,7 +57,7 @@ from knowledge_base.embeddings import Embedder
 from knowledge_base.evaluation import load_questions
 from knowledge_base.optimise import default_epochs, training_groups
 from knowledge_base.search import KnowledgeBase
-from webhook.events import KB_TOPIC, EventBus
+from webhook.runtime.events import KB_TOPIC, EventBus
 from webhook.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)

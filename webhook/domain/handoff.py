@@ -8,14 +8,9 @@ is configurable, and the reason is kept with the handoff request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from webhook.business_hours import BusinessHours
-from webhook.frustration import score as frustration_score
-from webhook.store import agents as agents_repo
+from webhook.domain.frustration import score as frustration_score
 
 # A payload key that marks where a stretch with the bot begins again (counts start over there).
 BOUNDARY_KEYS = ("handoff_notice", "released")
@@ -64,16 +59,3 @@ def frustration_trigger(rules: HandoffRules, text: str, earlier: list[str]) -> t
     if found.score >= rules.frustration_threshold:
         return "frustration", {"score": found.score, "signals": found.signals, "explanation": found.explain()}
     return None
-
-
-@dataclass(frozen=True)
-class Desk:
-    """Business hours plus the agents who are online."""
-
-    hours: BusinessHours
-    online_window_s: float = 90.0
-
-    async def staffed(self, session: AsyncSession, moment: datetime | None = None) -> bool:
-        if not self.hours.is_open(moment or datetime.now(UTC)):
-            return False
-        return await agents_repo.agents_online(session, self.online_window_s) > 0

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from webhook.auth import (
+from webhook.api.deps import (
     clear_session_cookie,
     current_user,
     database_of,

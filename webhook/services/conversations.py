@@ -22,19 +22,21 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.text import LANGUAGES, detect_language
-from webhook import learning
-from webhook.business_hours import BusinessHours
-from webhook.events import AGENTS_TOPIC, MESSAGES_TOPIC, EventBus, LocalBus, conversation_topic
-from webhook.handoff import Desk, HandoffRules, frustration_trigger, rule_trigger
-from webhook.phrases import attachment_name, phrase
-from webhook.rasa_client import RasaClient, RasaUnavailable
+from webhook.domain import learning
+from webhook.domain.business_hours import BusinessHours
+from webhook.domain.enums import Channel, ConversationStatus, Sender
+from webhook.domain.handoff import HandoffRules, frustration_trigger, rule_trigger
+from webhook.domain.phrases import attachment_name, phrase
+from webhook.runtime.events import AGENTS_TOPIC, MESSAGES_TOPIC, EventBus, LocalBus, conversation_topic
+from webhook.runtime.rasa_client import RasaClient, RasaUnavailable
+from webhook.services.handoff import Desk
 from webhook.store import agents as agents_repo
 from webhook.store import conversations as repo
 from webhook.store import feedback, identities, suggestions
 from webhook.store.database import Database
 from webhook.store.identities import IssuedCode
 from webhook.store.identities import LinkError as LinkError  # raised by redeem_link
-from webhook.store.schema import Channel, Conversation, ConversationStatus, Customer, Sender, User
+from webhook.store.schema import Conversation, Customer, User
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,7 @@ class ConversationService:
         self.csat_enabled = csat_enabled
         self.csat_questions = {k: v for k, v in (csat_questions or {}).items() if v}
         self.deflection_window_h = deflection_window_h
-        self.learn_questions = learn_questions  # suggest customers' phrasings to editors (webhook/learning.py)
+        self.learn_questions = learn_questions  # suggest customers' phrasings to editors (webhook/domain/learning.py)
         # One turn at a time per customer identity in this worker, so replies keep their order.
         self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 

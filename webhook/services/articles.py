@@ -33,11 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowledge_base.articles import ArticleSet
 from knowledge_base.calibration import apply_calibration, calibrate_knowledge_base
 from knowledge_base.search import KnowledgeBase, SearchResult
-from webhook.events import KB_TOPIC, EventBus, Subscription
+from webhook.domain.enums import ArticleStatus, SuggestionStatus
+from webhook.runtime.events import KB_TOPIC, EventBus, Subscription
 from webhook.store import articles as repo
 from webhook.store import suggestions
 from webhook.store.database import Database
-from webhook.store.schema import ArticleRecord, ArticleStatus, ArticleVersion, QuestionSuggestion, SuggestionStatus
+from webhook.store.schema import ArticleRecord, ArticleVersion, QuestionSuggestion
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,7 +68,7 @@ class ArticleService:
         self.bus = bus
         self.reconcile_s = reconcile_s
         self.origin = uuid.uuid4().hex  # tells this worker's own announcements from others'
-        # set by the app: load the model another worker switched to (webhook/optimise_job.py)
+        # set by the app: load the model another worker switched to (webhook/services/optimise.py)
         self.on_model_change: Callable[[str, ArticleSet], Awaitable[None]] | None = None
         self._save_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []

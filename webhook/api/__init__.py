@@ -1,0 +1,1 @@
+"""HTTP API: one module-level router per resource, typed dependencies, response models."""

@@ -1,0 +1,1 @@
+"""Enums, value types, errors and rules: no FastAPI, no SQLAlchemy."""

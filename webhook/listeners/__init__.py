@@ -1,0 +1,1 @@
+"""Side effects after a bot turn, registered with the conversation service."""

@@ -1,0 +1,1 @@
+"""HTML pages (help centre, agent console, dashboard), their templates and static files."""

@@ -1,0 +1,1 @@
+"""Process management, the event bus and the Rasa client."""

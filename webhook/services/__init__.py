@@ -1,0 +1,1 @@
+"""One module per capability; what routes and channels call. No FastAPI."""
