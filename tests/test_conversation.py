@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from webhook.domain.enums import Channel, ConversationStatus
+from webhook.domain.errors import BotUnavailable, MessageRejected
+from webhook.domain.messages import InboundMessage
 from webhook.runtime.rasa_client import RasaClient
-from webhook.services.conversations import BotUnavailable, ConversationService, InboundMessage, MessageRejected
+from webhook.services.conversations import ConversationService
 from webhook.store import conversations as repo
 from webhook.store.schema import Conversation, Message
 

@@ -15,10 +15,12 @@ from sqlalchemy import select, update
 
 from webhook.domain.business_hours import BusinessHours
 from webhook.domain.enums import Channel, ConversationStatus
+from webhook.domain.errors import Conflict, NotAllowed
 from webhook.domain.handoff import HandoffRules
+from webhook.domain.messages import InboundMessage
 from webhook.runtime.rasa_client import RasaClient
-from webhook.services.agents import AgentService, Conflict, NotAllowed
-from webhook.services.conversations import ConversationService, InboundMessage
+from webhook.services.agents import AgentService
+from webhook.services.conversations import ConversationService
 from webhook.services.handoff import Desk
 from webhook.store.schema import Conversation, CsatResponse, Deflection, HandoffRequest
 from webhook.store.users import create_user

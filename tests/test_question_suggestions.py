@@ -13,8 +13,9 @@ from tests.conftest import DEMO, EDITOR_AUTH, LOCKER_ARTICLE, editor_settings
 from webhook.app import create_app
 from webhook.domain.enums import Channel
 from webhook.domain.learning import Evidence, Kind
+from webhook.domain.messages import InboundMessage
 from webhook.runtime.rasa_client import RasaClient
-from webhook.services.conversations import ConversationService, InboundMessage
+from webhook.services.conversations import ConversationService
 from webhook.store import articles as article_store
 from webhook.store import suggestions
 from webhook.store.database import Database

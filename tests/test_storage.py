@@ -4,8 +4,9 @@ import pytest
 from sqlalchemy import inspect
 
 from webhook.domain.enums import Channel, ConversationStatus, Sender
+from webhook.domain.errors import DatabaseURLError
 from webhook.store import conversations as repo
-from webhook.store.database import Database, DatabaseURLError, migrate
+from webhook.store.database import Database, migrate
 
 
 async def test_migrations_create_the_domain_tables(db):

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSo
 from pydantic import BaseModel, Field
 
 from webhook.api.deps import COOKIE_NAME, require_role
+from webhook.domain.errors import Conflict, NotAllowed
 from webhook.runtime.events import AGENTS_TOPIC, Subscription, conversation_topic
-from webhook.services.agents import AgentService, Conflict, NotAllowed
+from webhook.services.agents import AgentService
 from webhook.store import users as user_store
 from webhook.store.schema import User
 

@@ -18,11 +18,17 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from knowledge_base.articles import KEY_MAX_LENGTH, key_problem
 from knowledge_base.search import SearchResult
-from webhook.services.articles import MAX_QUESTIONS, ArticleService, SuggestionConflict
-from webhook.services.optimise import JobRunning, NoJobRunning, Optimiser
-from webhook.store.articles import ArticleNotFound, VersionNotFound
+from webhook.domain.errors import (
+    ArticleNotFound,
+    JobRunning,
+    NoJobRunning,
+    SuggestionConflict,
+    SuggestionNotFound,
+    VersionNotFound,
+)
+from webhook.services.articles import MAX_QUESTIONS, ArticleService
+from webhook.services.optimise import Optimiser
 from webhook.store.schema import ArticleRecord, ArticleVersion, QuestionSuggestion
-from webhook.store.suggestions import SuggestionNotFound
 
 
 def _checked_key(key: str) -> str:

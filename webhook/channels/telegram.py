@@ -30,16 +30,11 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from knowledge_base.text import LANGUAGES
 from webhook.domain.enums import Channel
+from webhook.domain.errors import BotUnavailable, LinkError, MessageRejected, TelegramConfigError
+from webhook.domain.messages import BotReply, InboundMessage
 from webhook.domain.phrases import phrase
 from webhook.runtime.events import MESSAGES_TOPIC
-from webhook.services.conversations import (
-    BotReply,
-    BotUnavailable,
-    ConversationService,
-    InboundMessage,
-    LinkError,
-    MessageRejected,
-)
+from webhook.services.conversations import ConversationService
 from webhook.settings import Settings
 from webhook.store import outbox
 from webhook.store.database import Database
@@ -51,10 +46,6 @@ LANGUAGE_BUTTONS = [("English", "en"), ("فارسی", "fa"), ("العربية", 
 SWEEP_INTERVAL_S = 5.0  # how often the outbox looks for replies to retry
 POLL_TIMEOUT_S = 25
 ATTACHMENT_KINDS = ("photo", "document", "voice", "audio", "video", "video_note", "sticker", "animation", "location")
-
-
-class TelegramConfigError(ValueError):
-    """The Telegram settings contradict each other."""
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:

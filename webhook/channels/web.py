@@ -21,15 +21,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from webhook.domain import identity
 from webhook.domain.enums import Channel
+from webhook.domain.errors import BotUnavailable, LinkError, MessageRejected
+from webhook.domain.messages import InboundMessage, Stored
 from webhook.runtime.events import Subscription, conversation_topic
-from webhook.services.conversations import (
-    BotUnavailable,
-    ConversationService,
-    InboundMessage,
-    LinkError,
-    MessageRejected,
-    Stored,
-)
+from webhook.services.conversations import ConversationService
 
 log = logging.getLogger(__name__)
 SESSION_PATTERN = "^[A-Za-z0-9_-]{8,200}$"

@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from webhook.domain.errors import BusinessHoursError
+
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _SPAN = re.compile(
     r"^(?P<days>[a-z]{3}(?:-[a-z]{3})?(?:,[a-z]{3}(?:-[a-z]{3})?)*)\s+(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})$"
 )
-
-
-class BusinessHoursError(ValueError):
-    """The BUSINESS_HOURS setting cannot be read."""
 
 
 @dataclass(frozen=True)

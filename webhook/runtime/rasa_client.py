@@ -6,9 +6,7 @@ from typing import Any
 
 import httpx
 
-
-class RasaUnavailable(RuntimeError):
-    """Rasa did not answer; the customer's message is stored and can be replayed."""
+from webhook.domain.errors import RasaUnavailable
 
 
 class RasaClient:

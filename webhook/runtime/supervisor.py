@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from webhook.domain.errors import StartupFailed
+
 
 @dataclass
 class Service:
@@ -28,10 +30,6 @@ class Service:
     ready_check: Callable[[httpx.Response], bool] = lambda r: r.is_success
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
-
-
-class StartupFailed(RuntimeError):
-    pass
 
 
 class Supervisor:

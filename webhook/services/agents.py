@@ -12,20 +12,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from webhook.domain.enums import ConversationStatus, Sender
+from webhook.domain.errors import Conflict, NotAllowed
+from webhook.domain.messages import BotReply
 from webhook.domain.phrases import phrase
 from webhook.runtime.events import AGENTS_TOPIC
-from webhook.services.conversations import BotReply, ConversationService
+from webhook.services.conversations import ConversationService
 from webhook.store import agents as repo
 from webhook.store import conversations as messages_repo
-from webhook.store.agents import NotAllowed
 from webhook.store.schema import Conversation, User
 from webhook.store.users import find_user
 
 __all__ = ["AgentService", "Conflict", "NotAllowed"]
-
-
-class Conflict(RuntimeError):
-    """Another agent got there first."""
 
 
 def _iso(moment: datetime | None) -> str | None:

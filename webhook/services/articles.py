@@ -34,6 +34,7 @@ from knowledge_base.articles import ArticleSet
 from knowledge_base.calibration import apply_calibration, calibrate_knowledge_base
 from knowledge_base.search import KnowledgeBase, SearchResult
 from webhook.domain.enums import ArticleStatus, SuggestionStatus
+from webhook.domain.errors import SuggestionConflict
 from webhook.runtime.events import KB_TOPIC, EventBus, Subscription
 from webhook.store import articles as repo
 from webhook.store import suggestions
@@ -44,10 +45,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_QUESTIONS = 100  # alternative questions per translation
-
-
-class SuggestionConflict(ValueError):
-    """The suggestions cannot be accepted or dismissed as asked (already decided, article gone, too many)."""
 
 
 class ArticleService:

@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,78 +24,21 @@ from knowledge_base.text import LANGUAGES, detect_language
 from webhook.domain import learning
 from webhook.domain.business_hours import BusinessHours
 from webhook.domain.enums import Channel, ConversationStatus, Sender
+from webhook.domain.errors import BotUnavailable, MessageRejected, RasaUnavailable
 from webhook.domain.handoff import HandoffRules, frustration_trigger, rule_trigger
+from webhook.domain.messages import BotReply, InboundMessage, LocalAnswer, OnStored, Outcome, Stored
 from webhook.domain.phrases import attachment_name, phrase
 from webhook.runtime.events import AGENTS_TOPIC, MESSAGES_TOPIC, EventBus, LocalBus, conversation_topic
-from webhook.runtime.rasa_client import RasaClient, RasaUnavailable
+from webhook.runtime.rasa_client import RasaClient
 from webhook.services.handoff import Desk
 from webhook.store import agents as agents_repo
 from webhook.store import conversations as repo
 from webhook.store import feedback, identities, suggestions
 from webhook.store.database import Database
 from webhook.store.identities import IssuedCode
-from webhook.store.identities import LinkError as LinkError  # raised by redeem_link
 from webhook.store.schema import Conversation, Customer, User
 
 log = logging.getLogger(__name__)
-
-
-class MessageRejected(ValueError):
-    """The message cannot be accepted as it is (empty, too long); nothing was stored."""
-
-
-class BotUnavailable(RuntimeError):
-    """The message is stored, but the bot could not answer it now."""
-
-    def __init__(self, conversation_id: str, message_id: int) -> None:
-        super().__init__(f"the bot is unavailable; message {message_id} is stored")
-        self.conversation_id = conversation_id
-        self.message_id = message_id
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    """A customer message, normalised by its channel."""
-
-    channel: Channel
-    external_id: str  # the customer on that channel: web session token, Telegram user id
-    text: str  # what the customer wrote, or the label of the button they pressed
-    payload: str | None = None  # a button's payload for Rasa (e.g. "/affirm"); defaults to text
-    client_message_id: str | None = None  # for idempotent resends
-    language: str | None = None  # the channel's UI language, a hint when the text has no letters
-    display_name: str | None = None  # the customer's name, where the channel tells it
-    attachment: dict[str, Any] | None = None  # a file the bot cannot read: stored for an agent, not answered
-    external_message_id: str | None = None  # the channel's id for this message (a Telegram message id)
-    extra: dict[str, Any] | None = None  # kept with the message (e.g. that it corrects an earlier one)
-
-
-@dataclass(frozen=True)
-class BotReply:
-    text: str
-    buttons: list[dict[str, str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    conversation_id: str
-    message_id: int
-    language: str
-    replies: list[BotReply]
-    duplicate: bool = False
-
-
-@dataclass(frozen=True)
-class Stored:
-    """A customer message is safely stored: the moment a channel may acknowledge it."""
-
-    conversation_id: str
-    message_id: int
-    duplicate: bool
-
-
-OnStored = Callable[[Stored], Awaitable[None]]
-# A channel answering a message itself (a command such as Telegram's /help), given the language.
-LocalAnswer = Callable[[str], Awaitable[list[BotReply]]]
 
 
 class ConversationService:

@@ -57,24 +57,13 @@ from knowledge_base.embeddings import Embedder
 from knowledge_base.evaluation import load_questions
 from knowledge_base.optimise import default_epochs, training_groups
 from knowledge_base.search import KnowledgeBase
+from webhook.domain.errors import JobCancelled, JobRunning, NoJobRunning
 from webhook.runtime.events import KB_TOPIC, EventBus
 from webhook.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
 
 KEEP_MODELS = 2  # the active optimised model and the one before it
-
-
-class JobRunning(Exception):
-    """An optimise or revert job is already running, in this worker or another."""
-
-
-class NoJobRunning(Exception):
-    """There is no job to cancel."""
-
-
-class JobCancelled(Exception):
-    """An editor cancelled the job."""
 
 
 @dataclass

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webhook.domain.enums import ConversationStatus, Sender
+from webhook.domain.errors import NotAllowed
 from webhook.store.schema import (
     AgentNote,
     AgentPresence,
@@ -35,10 +36,6 @@ def now() -> datetime:
 
 def aware(moment: datetime | None) -> datetime | None:
     return None if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-
-
-class NotAllowed(RuntimeError):
-    """The conversation is not in a state (or not owned by the agent) that allows this."""
 
 
 # -- handoff and the queue ------------------------------------------------------------

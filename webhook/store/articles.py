@@ -16,15 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.articles import Article, ArticleSet
 from webhook.domain.enums import ArticleStatus
+from webhook.domain.errors import ArticleNotFound, VersionNotFound
 from webhook.store.schema import ArticleRecord, ArticleVersion
-
-
-class ArticleNotFound(LookupError):
-    pass
-
-
-class VersionNotFound(LookupError):
-    pass
 
 
 async def get(session: AsyncSession, key: str, lang: str) -> ArticleRecord | None:

@@ -13,11 +13,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from webhook.domain.errors import DatabaseURLError
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-class DatabaseURLError(ValueError):
-    """The configured DATABASE_URL names a database we do not support."""
 
 
 def _with_driver(url: str, sync: bool) -> URL:

@@ -18,6 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webhook.domain.enums import Channel, ConversationStatus
+from webhook.domain.errors import LinkError
 from webhook.store.schema import ChannelIdentity, Conversation, Customer, HandoffRequest, LinkCode, Message
 
 # A merged conversation keeps the status that involves a person most.
@@ -27,10 +28,6 @@ _STATUS_RANK = {
     ConversationStatus.WAITING_FOR_AGENT: 2,
     ConversationStatus.WITH_AGENT: 3,
 }
-
-
-class LinkError(ValueError):
-    """The link code is unknown, already used, expired, or meant for another channel."""
 
 
 def _hash(code: str) -> str:

@@ -16,14 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webhook.domain.enums import SuggestionStatus
+from webhook.domain.errors import SuggestionNotFound
 from webhook.domain.learning import Evidence, question_key
 from webhook.store.schema import ArticleRecord, QuestionSuggestion
 
 EVIDENCE_KEPT = 30  # the most recent [conversation id, kind] pairs kept on a suggestion
-
-
-class SuggestionNotFound(LookupError):
-    pass
 
 
 def _now() -> datetime:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webhook.domain.enums import Role
+from webhook.domain.errors import DuplicateUser, InvalidUsername, UnknownUser, UserError, WeakPassword
 from webhook.store.schema import AgentToken, User
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -36,26 +37,6 @@ MAX_DISPLAY_NAME_CHARS = 200
 
 _USERNAME = re.compile(USERNAME_PATTERN)
 _hasher = PasswordHasher()
-
-
-class UserError(ValueError):
-    """A user cannot be created or changed as asked; the message says why."""
-
-
-class InvalidUsername(UserError):
-    pass
-
-
-class WeakPassword(UserError):
-    pass
-
-
-class DuplicateUser(UserError):
-    pass
-
-
-class UnknownUser(UserError):
-    pass
 
 
 def _now() -> datetime:
