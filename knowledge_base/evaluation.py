@@ -147,9 +147,9 @@ def ranked_under(collected: list[Collected], weights: Weights) -> list[Ranked]:
         out.append(
             Ranked(
                 c.question,
-                [r[0] for r in ranked[:5]],
-                ranked[0][1] if ranked else None,
-                ranked[1][1] if len(ranked) > 1 else None,
+                [r.key for r in ranked[:5]],
+                ranked[0].score if ranked else None,
+                ranked[1].score if len(ranked) > 1 else None,
                 c.latency_ms,
             )
         )

@@ -297,17 +297,26 @@ class KnowledgeBase:
         with self.lock:
             ranked = self.rank(query, vector, lang)
         hits = []
-        for key, score, signals, matched, matched_lang in ranked[: max(limit, 2)]:
-            article = self.article(key, lang or matched_lang)
+        for scored in ranked[: max(limit, 2)]:
+            article = self.article(scored.key, lang or scored.matched_lang)
             if article is not None:
-                hits.append(Hit(key, article.lang, article.title, article.body, score, matched, matched_lang, signals))
+                hits.append(
+                    Hit(
+                        scored.key,
+                        article.lang,
+                        article.title,
+                        article.body,
+                        scored.score,
+                        scored.matched,
+                        scored.matched_lang,
+                        scored.signals,
+                    )
+                )
         decision = self.decide(hits)
         elapsed = (time.perf_counter() - started) * 1000
         return SearchResult(query, lang, decision, hits[:limit], elapsed)
 
-    def rank(
-        self, query: str, vector: np.ndarray, lang: str | None = None
-    ) -> list[tuple[str, float, dict[str, float], str, str]]:
+    def rank(self, query: str, vector: np.ndarray, lang: str | None = None) -> list[Fused]:
         """Every candidate article with its fused score and signals, best first."""
         return fuse(self.candidates(query, vector, lang), self.weights)
 
@@ -367,18 +376,29 @@ class Candidate:
     matched_lang: str
 
 
-def fuse(candidates: list[Candidate], w: Weights) -> list[tuple[str, float, dict[str, float], str, str]]:
+@dataclass(frozen=True)
+class Fused:
+    """One candidate article after fusion: its fused score, and the signals it came from (rounded, for display)."""
+
+    key: str
+    score: float
+    signals: dict[str, float]
+    matched: str  # the unit text that matched best
+    matched_lang: str
+
+
+def fuse(candidates: list[Candidate], w: Weights) -> list[Fused]:
     """Fused score for each candidate, best first (the rule is in this module's docstring)."""
     present = [c.lexical for c in candidates if c.lexical is not None]
     baseline = float(np.median(present)) if present else 0.0
     total = w.dense + w.centroid + w.lexical
-    ranked = []
+    ranked: list[Fused] = []
     for c in candidates:
         bonus = 0.0 if c.lexical is None else c.lexical - baseline
         fused = (w.dense * c.dense + w.centroid * c.centroid + w.lexical * bonus) / total
         signals = {"dense": round(c.dense, 4), "centroid": round(c.centroid, 4), "lexical": round(c.lexical or 0.0, 4)}
-        ranked.append((c.key, fused, signals, c.matched, c.matched_lang))
-    ranked.sort(key=lambda item: item[1], reverse=True)
+        ranked.append(Fused(c.key, fused, signals, c.matched, c.matched_lang))
+    ranked.sort(key=lambda item: item.score, reverse=True)
     return ranked
 
 
