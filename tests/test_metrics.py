@@ -217,7 +217,7 @@ async def week(db: Database) -> Week:
 
 async def metrics(db: Database, channel: str | None = None, lang: str | None = None, **kw: Any) -> dict[str, Any]:
     async with db.session() as session:
-        return await compute_metrics(
+        figures = await compute_metrics(
             session,
             kw.get("start", START),
             kw.get("end", END),
@@ -226,6 +226,7 @@ async def metrics(db: Database, channel: str | None = None, lang: str | None = N
             kw.get("window_h", WINDOW_H),
             kw.get("now", NOW),
         )
+    return figures.model_dump()
 
 
 # -- the pieces ---------------------------------------------------------------------

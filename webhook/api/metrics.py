@@ -103,7 +103,7 @@ def metrics_router(templates: Jinja2Templates) -> APIRouter:
                 "deflection_window_h": window_h,
                 "generated_at": now.isoformat(),
             },
-            **figures,
+            **figures.model_dump(),
         }
 
     @router.get("/metrics", response_class=HTMLResponse, include_in_schema=False)

@@ -9,7 +9,8 @@ conversation began in and the numbers of one period never change their denominat
 The queries are plain selects joined to that scope and are aggregated here in Python:
 medians and percentiles, JSON payloads and per-day buckets have no portable SQL
 between SQLite and PostgreSQL, and the scan is bounded by the scope anyway. Rows
-are streamed, not loaded at once.
+are streamed, not loaded at once. Each table has its own query function; the
+figures are typed records (:mod:`webhook.store.metrics_figures`).
 
 The definitions are documented in ``docs/agents.md`` ("Metrics").
 """
@@ -28,12 +29,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.text import normalize
 from webhook.domain.enums import Channel, DeflectionStatus, Sender
+from webhook.store.metrics_figures import (
+    AgentFigures,
+    AgentRating,
+    AgentRow,
+    ArticleCount,
+    ContentGap,
+    CsatFigures,
+    DayFigures,
+    DeflectionFigures,
+    HandoffFigures,
+    Metrics,
+    RatingSummary,
+    ReasonCount,
+    Timing,
+)
 from webhook.store.schema import Conversation, CsatResponse, Deflection, HandoffRequest, Message, User
 
 CONTENT_GAPS_LIMIT = 50
 RATINGS = ("1", "2", "3", "4", "5")
 _BATCH = 1000
 _Ts = TypeVarTuple("_Ts")
+Scope = list[ColumnElement[bool]]
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -65,10 +82,14 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def _scope(start: datetime, end: datetime, channel: str | None, lang: str | None) -> list[ColumnElement[bool]]:
+def _timing(values: list[float]) -> Timing:
+    return Timing(median=_seconds(percentile(values, 0.5)), p90=_seconds(percentile(values, 0.9)), count=len(values))
+
+
+def _scope(start: datetime, end: datetime, channel: str | None, lang: str | None) -> Scope:
     """The WHERE clauses choosing the conversations counted."""
     # UTC on both sides: SQLite compares the stored text, which is UTC wall-clock time.
-    clauses: list[ColumnElement[bool]] = [
+    clauses: Scope = [
         Conversation.created_at >= as_utc(start),
         Conversation.created_at < as_utc(end),
     ]
@@ -88,46 +109,39 @@ async def _stream(session: AsyncSession, statement: Select[*_Ts]) -> AsyncIterat
 
 
 @dataclass
-class _Rating:
-    """Answered CSAT ratings of one group (the bot, all agents, one agent)."""
-
-    asked: int = 0
-    ratings: list[int] = field(default_factory=list)
-
-    def add(self, rating: int | None) -> None:
-        self.asked += 1
-        if rating is not None:
-            self.ratings.append(rating)
-
-    def summary(self) -> dict[str, Any]:
-        counts = Counter(str(r) for r in self.ratings)
-        average = round(sum(self.ratings) / len(self.ratings), 4) if self.ratings else None
-        return {
-            "answered": len(self.ratings),
-            "average": average,
-            "distribution": {k: counts.get(k, 0) for k in RATINGS},
-        }
-
-
-@dataclass
 class _Day:
     conversations: int = 0
     deflected: int = 0
     handoffs: int = 0
 
 
-def _days(start: datetime, end: datetime) -> list[date]:
-    """Every UTC date the half-open range [start, end) touches."""
-    first = as_utc(start).date()
-    last = (as_utc(end) - timedelta(microseconds=1)).date()
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+@dataclass
+class _Series:
+    """The per-day counts, with every UTC date of the period present (zeros included)."""
+
+    days: dict[date, _Day]
+
+    @classmethod
+    def between(cls, start: datetime, end: datetime) -> _Series:
+        """Every UTC date the half-open range [start, end) touches."""
+        first = as_utc(start).date()
+        last = (as_utc(end) - timedelta(microseconds=1)).date()
+        return cls({first + timedelta(days=i): _Day() for i in range((last - first).days + 1)})
+
+    def day_of(self, created_at: datetime) -> _Day:
+        return self.days.setdefault(as_utc(created_at).date(), _Day())
+
+    def figures(self) -> list[DayFigures]:
+        return [
+            DayFigures(date=day.isoformat(), conversations=d.conversations, deflected=d.deflected, handoffs=d.handoffs)
+            for day, d in sorted(self.days.items())
+        ]
 
 
-def _person(user: User | None) -> dict[str, str | None]:
+def _names(user: User | None) -> tuple[str | None, str | None]:
+    """An agent's username and display name."""
     # A deleted user leaves agent_id NULL (ON DELETE SET NULL): the row still counts, unnamed.
-    if user is None:
-        return {"username": None, "display_name": None}
-    return {"username": user.username, "display_name": user.display_name}
+    return (None, None) if user is None else (user.username, user.display_name)
 
 
 async def _users(session: AsyncSession, ids: Iterable[int]) -> dict[int, User]:
@@ -146,24 +160,85 @@ async def compute_metrics(
     lang: str | None,
     deflection_window_h: float,
     now: datetime,
-) -> dict[str, Any]:
+) -> Metrics:
     """All the figures for the conversations created in [start, end); see the module docstring.
 
     ``now`` decides which assumed deflections are still pending (younger than
     ``deflection_window_h``); it is a parameter so that results are reproducible.
     """
     scope = _scope(start, end, channel, lang)
-    days: dict[date, _Day] = {day: _Day() for day in _days(start, end)}
+    series = _Series.between(start, end)
+    conversations = await _tally_conversations(session, scope, series)
+    total = conversations.total
+    deflection = await _deflection(session, scope, series, total, timedelta(hours=deflection_window_h), now)
+    handoffs = await _handoffs(session, scope, series, total)
+    csat = await _tally_csat(session, scope)
+    gaps = await _content_gaps(session, scope)
+    users = await _users(session, [i for i in [*conversations.per_agent, *csat.per_agent] if i is not None])
+    return Metrics(
+        conversations=total,
+        deflection=deflection,
+        handoffs=handoffs,
+        csat=csat.figures(users),
+        agents=conversations.figures(users),
+        content_gaps=gaps,
+        series=series.figures(),
+    )
 
-    def day_of(created_at: datetime) -> _Day:
-        return days.setdefault(as_utc(created_at).date(), _Day())
 
-    # -- conversations, and the agents' times ------------------------------------------
-    total = 0
-    first_response: list[float] = []
-    resolution: list[float] = []
-    per_agent: dict[int, dict[str, Any]] = {}
-    conversations = select(
+# -- conversations, and the agents' times ------------------------------------------------
+@dataclass
+class _AgentTally:
+    conversations: int = 0
+    first_response: list[float] = field(default_factory=list)
+    resolution: list[float] = field(default_factory=list)
+
+
+@dataclass
+class _ConversationTally:
+    total: int = 0
+    first_response: list[float] = field(default_factory=list)
+    resolution: list[float] = field(default_factory=list)
+    per_agent: dict[int, _AgentTally] = field(default_factory=dict)
+
+    def add_times(self, agent: _AgentTally | None, first_response: float | None, resolution: float | None) -> None:
+        # negative: re-queued after the first reply; that wait is not a first response
+        if first_response is not None and first_response >= 0:
+            self.first_response.append(first_response)
+            if agent is not None:
+                agent.first_response.append(first_response)
+        if resolution is not None and resolution >= 0:
+            self.resolution.append(resolution)
+            if agent is not None:
+                agent.resolution.append(resolution)
+
+    def figures(self, users: dict[int, User]) -> AgentFigures:
+        rows = []
+        for agent_id, tally in self.per_agent.items():
+            username, display_name = _names(users.get(agent_id))
+            rows.append(
+                AgentRow(
+                    username=username,
+                    display_name=display_name,
+                    conversations=tally.conversations,
+                    first_response_median_s=_seconds(percentile(tally.first_response, 0.5)),
+                    resolution_median_s=_seconds(percentile(tally.resolution, 0.5)),
+                )
+            )
+        rows.sort(key=lambda a: (-a.conversations, a.username or ""))
+        return AgentFigures(
+            first_response_s=_timing(self.first_response), resolution_s=_timing(self.resolution), per_agent=rows
+        )
+
+
+def _since(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else (as_utc(end) - as_utc(start)).total_seconds()
+
+
+async def _tally_conversations(session: AsyncSession, scope: Scope, series: _Series) -> _ConversationTally:
+    """The conversations per day and per agent, with the agents' first-response and resolution times."""
+    tally = _ConversationTally()
+    statement = select(
         Conversation.created_at,
         Conversation.agent_id,
         Conversation.queued_at,
@@ -171,162 +246,159 @@ async def compute_metrics(
         Conversation.resolved_at,
         Conversation.resolved_by,
     ).where(*scope)
-    async for created_at, agent_id, queued_at, replied_at, resolved_at, resolved_by in _stream(session, conversations):
-        total += 1
-        day_of(created_at).conversations += 1
-        mine = None
+    async for created_at, agent_id, queued_at, replied_at, resolved_at, resolved_by in _stream(session, statement):
+        tally.total += 1
+        series.day_of(created_at).conversations += 1
+        agent = None
         if agent_id is not None:
-            mine = per_agent.setdefault(agent_id, {"conversations": 0, "first": [], "resolution": []})
-            mine["conversations"] += 1
-        if queued_at is None:
-            continue
-        if replied_at is not None:
-            waited = (as_utc(replied_at) - as_utc(queued_at)).total_seconds()
-            # negative: re-queued after the first reply; that wait is not a first response
-            if waited >= 0:
-                first_response.append(waited)
-                if mine is not None:
-                    mine["first"].append(waited)
-        if resolved_at is not None and resolved_by == "agent":
-            took = (as_utc(resolved_at) - as_utc(queued_at)).total_seconds()
-            if took >= 0:
-                resolution.append(took)
-                if mine is not None:
-                    mine["resolution"].append(took)
+            agent = tally.per_agent.setdefault(agent_id, _AgentTally())
+            agent.conversations += 1
+        resolution = _since(queued_at, resolved_at) if resolved_by == "agent" else None
+        tally.add_times(agent, _since(queued_at, replied_at), resolution)
+    return tally
 
-    # -- deflection ---------------------------------------------------------------------
-    window = timedelta(hours=deflection_window_h)
-    deflection: Counter[str] = Counter()
+
+# -- deflection and handoffs ------------------------------------------------------------
+async def _deflection(
+    session: AsyncSession, scope: Scope, series: _Series, total: int, window: timedelta, now: datetime
+) -> DeflectionFigures:
+    """Deflections by status (an assumed one younger than ``window`` is pending), and by article."""
+    counts: Counter[str] = Counter()
     by_article: Counter[str] = Counter()
-    deflections = (
+    statement = (
         select(Deflection.status, Deflection.created_at, Deflection.articles, Conversation.created_at)
         .join(Conversation, Conversation.id == Deflection.conversation_id)
         .where(*scope)
     )
-    async for status, recorded_at, articles, created_at in _stream(session, deflections):
+    async for status, recorded_at, articles, created_at in _stream(session, statement):
         if status == DeflectionStatus.ASSUMED:
             kind = "assumed" if as_utc(now) - as_utc(recorded_at) >= window else "pending"
         elif status in (DeflectionStatus.CONFIRMED, DeflectionStatus.REVERTED):
             kind = str(status)
         else:
             continue
-        deflection[kind] += 1
+        counts[kind] += 1
         if kind in ("confirmed", "assumed"):
-            day_of(created_at).deflected += 1
-            keys = {str(a) for a in articles or [] if a}
-            by_article.update(keys)
-    deflected = deflection["confirmed"] + deflection["assumed"]
+            series.day_of(created_at).deflected += 1
+            by_article.update({str(a) for a in articles or [] if a})
+    return DeflectionFigures(
+        confirmed=counts["confirmed"],
+        assumed=counts["assumed"],
+        pending=counts["pending"],
+        reverted=counts["reverted"],
+        rate=_ratio(counts["confirmed"] + counts["assumed"], total),
+        confirmed_rate=_ratio(counts["confirmed"], total),
+        assumed_rate=_ratio(counts["assumed"], total),
+        by_article=[
+            ArticleCount(key=k, count=n) for k, n in sorted(by_article.items(), key=lambda kn: (-kn[1], kn[0]))
+        ],
+    )
 
-    # -- handoffs -----------------------------------------------------------------------
+
+async def _handoffs(session: AsyncSession, scope: Scope, series: _Series, total: int) -> HandoffFigures:
+    """The conversations handed off (each counted once), and per reason (one may have several)."""
     handed_off: set[str] = set()
     reasons: dict[str, set[str]] = defaultdict(set)
-    handoffs = (
+    statement = (
         select(HandoffRequest.conversation_id, HandoffRequest.reason, Conversation.created_at)
         .join(Conversation, Conversation.id == HandoffRequest.conversation_id)
         .where(*scope)
     )
-    async for conversation_id, reason, created_at in _stream(session, handoffs):
+    async for conversation_id, reason, created_at in _stream(session, statement):
         if conversation_id not in handed_off:
             handed_off.add(conversation_id)
-            day_of(created_at).handoffs += 1
+            series.day_of(created_at).handoffs += 1
         reasons[reason].add(conversation_id)
     by_reason = sorted(((r, len(c)) for r, c in reasons.items()), key=lambda rc: (-rc[1], rc[0]))
+    return HandoffFigures(
+        total=len(handed_off),
+        rate=_ratio(len(handed_off), total),
+        by_reason=[
+            ReasonCount(reason=r, count=n, rate=_ratio(n, total), share=_ratio(n, len(handed_off)))
+            for r, n in by_reason
+        ],
+    )
 
-    # -- CSAT ---------------------------------------------------------------------------
-    everyone, bot, agents = _Rating(), _Rating(), _Rating()
-    per_agent_csat: dict[int | None, _Rating] = defaultdict(_Rating)
-    csat = (
+
+# -- CSAT ------------------------------------------------------------------------------------
+@dataclass
+class _Rating:
+    """Answered CSAT ratings of one group (the bot, all agents, one agent)."""
+
+    asked: int = 0
+    ratings: list[int] = field(default_factory=list)
+
+    def add(self, rating: int | None) -> None:
+        self.asked += 1
+        if rating is not None:
+            self.ratings.append(rating)
+
+    @property
+    def average(self) -> float | None:
+        return round(sum(self.ratings) / len(self.ratings), 4) if self.ratings else None
+
+    @property
+    def distribution(self) -> dict[str, int]:
+        counts = Counter(str(r) for r in self.ratings)
+        return {k: counts.get(k, 0) for k in RATINGS}
+
+    def summary(self) -> RatingSummary:
+        return RatingSummary(answered=len(self.ratings), average=self.average, distribution=self.distribution)
+
+
+@dataclass
+class _CsatTally:
+    everyone: _Rating = field(default_factory=_Rating)
+    bot: _Rating = field(default_factory=_Rating)
+    agents: _Rating = field(default_factory=_Rating)
+    per_agent: dict[int | None, _Rating] = field(default_factory=lambda: defaultdict(_Rating))
+
+    def figures(self, users: dict[int, User]) -> CsatFigures:
+        agents = []
+        for agent_id, rating in self.per_agent.items():
+            username, display_name = _names(users.get(agent_id) if agent_id is not None else None)
+            agents.append(
+                AgentRating(
+                    username=username,
+                    display_name=display_name,
+                    answered=len(rating.ratings),
+                    average=rating.average,
+                    distribution=rating.distribution,
+                )
+            )
+        agents.sort(key=lambda a: (-a.answered, a.username or ""))
+        everyone = self.everyone
+        return CsatFigures(
+            asked=everyone.asked,
+            answered=len(everyone.ratings),
+            response_rate=_ratio(len(everyone.ratings), everyone.asked),
+            average=everyone.average,
+            distribution=everyone.distribution,
+            bot=self.bot.summary(),
+            agent=self.agents.summary(),
+            agents=agents,
+        )
+
+
+async def _tally_csat(session: AsyncSession, scope: Scope) -> _CsatTally:
+    """CSAT answers: everyone's, the bot's, the agents' and each agent's."""
+    tally = _CsatTally()
+    statement = (
         select(CsatResponse.resolver, CsatResponse.agent_id, CsatResponse.rating)
         .join(Conversation, Conversation.id == CsatResponse.conversation_id)
         .where(*scope)
     )
-    async for resolver, agent_id, rating in _stream(session, csat):
-        everyone.add(rating)
+    async for resolver, agent_id, rating in _stream(session, statement):
+        tally.everyone.add(rating)
         if resolver == "agent":
-            agents.add(rating)
-            per_agent_csat[agent_id].add(rating)
+            tally.agents.add(rating)
+            tally.per_agent[agent_id].add(rating)
         else:
-            bot.add(rating)
-
-    # -- content gaps -------------------------------------------------------------------
-    gaps = await _content_gaps(session, scope)
-
-    users = await _users(session, [i for i in [*per_agent, *per_agent_csat] if i is not None])
-    everyone_summary = everyone.summary()
-    csat_agents = [
-        {**_person(users.get(agent_id) if agent_id is not None else None), **rating.summary()}
-        for agent_id, rating in per_agent_csat.items()
-    ]
-    csat_agents.sort(key=lambda a: (-a["answered"], a["username"] or ""))
-    agent_rows = [
-        {
-            **_person(users.get(agent_id)),
-            "conversations": row["conversations"],
-            "first_response_median_s": _seconds(percentile(row["first"], 0.5)),
-            "resolution_median_s": _seconds(percentile(row["resolution"], 0.5)),
-        }
-        for agent_id, row in per_agent.items()
-    ]
-    agent_rows.sort(key=lambda a: (-a["conversations"], a["username"] or ""))
-
-    return {
-        "conversations": total,
-        "deflection": {
-            "confirmed": deflection["confirmed"],
-            "assumed": deflection["assumed"],
-            "pending": deflection["pending"],
-            "reverted": deflection["reverted"],
-            "rate": _ratio(deflected, total),
-            "confirmed_rate": _ratio(deflection["confirmed"], total),
-            "assumed_rate": _ratio(deflection["assumed"], total),
-            "by_article": [
-                {"key": k, "count": n} for k, n in sorted(by_article.items(), key=lambda kn: (-kn[1], kn[0]))
-            ],
-        },
-        "handoffs": {
-            "total": len(handed_off),
-            "rate": _ratio(len(handed_off), total),
-            "by_reason": [
-                {"reason": r, "count": n, "rate": _ratio(n, total), "share": _ratio(n, len(handed_off))}
-                for r, n in by_reason
-            ],
-        },
-        "csat": {
-            "asked": everyone.asked,
-            "answered": everyone_summary["answered"],
-            "response_rate": _ratio(everyone_summary["answered"], everyone.asked),
-            "average": everyone_summary["average"],
-            "distribution": everyone_summary["distribution"],
-            "bot": bot.summary(),
-            "agent": agents.summary(),
-            "agents": csat_agents,
-        },
-        "agents": {
-            "first_response_s": _timing(first_response),
-            "resolution_s": _timing(resolution),
-            "per_agent": agent_rows,
-        },
-        "content_gaps": gaps,
-        "series": [
-            {
-                "date": day.isoformat(),
-                "conversations": d.conversations,
-                "deflected": d.deflected,
-                "handoffs": d.handoffs,
-            }
-            for day, d in sorted(days.items())
-        ],
-    }
+            tally.bot.add(rating)
+    return tally
 
 
-def _timing(values: list[float]) -> dict[str, Any]:
-    return {
-        "median": _seconds(percentile(values, 0.5)),
-        "p90": _seconds(percentile(values, 0.9)),
-        "count": len(values),
-    }
-
-
+# -- content gaps ------------------------------------------------------------------------------
 def declined_query(payload: Any) -> str | None:
     """The customer's question when a bot message records a knowledge-base decline, else None."""
     if not isinstance(payload, dict):
@@ -348,7 +420,7 @@ class _Gap:
     count: int = 0
 
 
-async def _content_gaps(session: AsyncSession, scope: list[ColumnElement[bool]]) -> list[dict[str, Any]]:
+async def _content_gaps(session: AsyncSession, scope: Scope) -> list[ContentGap]:
     """The questions the bot declined, grouped by their normalised text, most frequent first.
 
     The JSON is read here rather than with a backend's JSON operators, to stay portable;
@@ -382,6 +454,6 @@ async def _content_gaps(session: AsyncSession, scope: list[ColumnElement[bool]])
         gap.count += 1
     ranked = sorted(groups.values(), key=lambda g: (-g.count, -g.last_seen.timestamp()))
     return [
-        {"question": g.question, "count": g.count, "language": g.language, "last_seen": g.last_seen.isoformat()}
+        ContentGap(question=g.question, count=g.count, language=g.language, last_seen=g.last_seen.isoformat())
         for g in ranked[:CONTENT_GAPS_LIMIT]
     ]
