@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.fake_telegram import Call, FakeTelegram
-from webhook.channels.telegram import split_text, to_html
+from webhook.channels.telegram.format import split_text, to_html
 
 _users = itertools.count(700_000_001)
 

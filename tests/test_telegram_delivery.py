@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from tests.fake_telegram import FakeTelegram
-from webhook.channels.telegram import TelegramChannel
+from webhook.channels.telegram.channel import TelegramChannel
 from webhook.domain.enums import Channel
 from webhook.runtime.rasa_client import RasaClient
 from webhook.services.conversations import ConversationService

@@ -27,9 +27,7 @@ from webhook.api.agent_conversations import agent_conversations_router, agent_so
 from webhook.api.articles import editor_router
 from webhook.api.metrics import metrics_router
 from webhook.api.sign_in import agent_router
-from webhook.channels.rasa_actions import action_router, build_executor
-from webhook.channels.telegram import TelegramChannel, telegram_router
-from webhook.channels.web import web_router
+from webhook.channels import rasa_actions, telegram, web
 from webhook.domain.business_hours import BusinessHours
 from webhook.domain.handoff import HandoffRules
 from webhook.pages.console import agent_console_router
@@ -149,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.articles.start()
         app.state.telegram = None
         if settings.telegram_bot_token:
-            app.state.telegram = TelegramChannel(settings, app.state.conversations, db)
+            app.state.telegram = telegram.TelegramChannel(settings, app.state.conversations, db)
             await app.state.telegram.start()
         recovery = asyncio.create_task(_answer_unanswered(rasa, app.state.conversations), name="recovery")
         try:
@@ -180,8 +178,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Content-Type"],
     )
     app.mount("/static", StaticFiles(directory=PAGES / "static"), name="static")
-    app.include_router(web_router(templates))
-    app.include_router(telegram_router())
+    app.state.templates = templates
+    app.include_router(web.router)
+    app.include_router(telegram.router)
     app.include_router(help_router(templates))
     app.include_router(editor_router())
     app.include_router(agent_router())
@@ -189,7 +188,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_websocket_route("/ws/agent", agent_socket)
     app.include_router(metrics_router(templates))
     app.include_router(agent_console_router(templates))
-    app.include_router(action_router(build_executor()))
+    app.state.action_executor = rasa_actions.build_executor()
+    app.include_router(rasa_actions.router)
 
     @app.get("/health", tags=["operations"])
     async def health(request: Request) -> dict[str, object]:

@@ -1,0 +1,254 @@
+"""The widget's live connection, ``/ws/chat`` (protocol: ``docs/web-widget.md``).
+
+A message is acknowledged once stored; every message of the conversation
+(replies, the customer's own from other tabs or Telegram, an agent's) reaches
+the socket through the event bus, and a socket that (re)subscribes first
+catches up from the store, so nothing shown depends on an event not being missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from webhook.channels.deps import conversation_service, settings, telegram_username
+from webhook.channels.web.schemas import (
+    AckFrame,
+    ConversationMessageFrame,
+    ErrorFrame,
+    HelloFrame,
+    MessageFrame,
+    PongFrame,
+    ReadyFrame,
+    ServerFrame,
+    SignedUser,
+    TypingFrame,
+)
+from webhook.domain import identity
+from webhook.domain.enums import Channel
+from webhook.domain.errors import BotUnavailable, LinkError, MessageRejected
+from webhook.domain.messages import InboundMessage, Stored
+from webhook.runtime.events import Subscription, conversation_topic
+from webhook.services.conversations import ConversationService
+from webhook.settings import Settings
+
+log = logging.getLogger(__name__)
+HELLO_TIMEOUT_S = 10.0
+
+router = APIRouter(tags=["web chat"])
+
+
+class WebChatSocket:
+    """One widget connection: reads frames, forwards the conversation's events."""
+
+    def __init__(self, ws: WebSocket, service: ConversationService, hello: HelloFrame, features: dict[str, bool]):
+        self.ws = ws
+        self.service = service
+        self.session = hello.session
+        self.lang = hello.lang
+        self.last_sent = hello.after
+        self.features = features
+        self.conversation_id: str | None = None
+        self.subscription: Subscription | None = None
+        self.send_lock = asyncio.Lock()
+        self.inbox: asyncio.Queue[MessageFrame] = asyncio.Queue()
+
+    async def send(self, frame: ServerFrame) -> None:
+        async with self.send_lock:
+            await self.ws.send_json(frame.model_dump())
+
+    async def follow(self, conversation_id: str | None) -> None:
+        """Listen to ``conversation_id`` and send what this window has not seen yet."""
+        if conversation_id == self.conversation_id and self.subscription is not None:
+            return
+        if self.subscription is not None:
+            self.subscription.close()
+            self.subscription.put({"type": "switched"})  # wakes the forwarder waiting on the old one
+            self.subscription = None
+        self.conversation_id = conversation_id
+        if conversation_id is None:
+            return
+        self.subscription = self.service.bus.subscribe(conversation_topic(conversation_id))
+        _, messages = await self.service.transcript(Channel.WEB, self.session, self.last_sent)
+        for message in messages:
+            await self.forward_message(message.as_json())
+
+    async def forward_message(self, message: dict[str, Any]) -> None:
+        if message["id"] <= self.last_sent:
+            return  # already sent (caught up from the store and then published)
+        self.last_sent = message["id"]
+        await self.send(ConversationMessageFrame(message=message))
+
+    async def run(self) -> None:
+        """Say ``ready`` with the conversation so far, then read, work and forward until the socket closes."""
+        conversation_id, messages = await self.service.transcript(Channel.WEB, self.session, self.last_sent)
+        self.conversation_id = conversation_id
+        if conversation_id is not None:
+            self.subscription = self.service.bus.subscribe(conversation_topic(conversation_id))
+        await self.send(
+            ReadyFrame(
+                conversation_id=conversation_id, messages=[m.as_json() for m in messages], features=self.features
+            )
+        )
+        if messages:
+            self.last_sent = messages[-1].id
+        tasks = [
+            asyncio.create_task(self.read(), name="ws-read"),
+            asyncio.create_task(self.work(), name="ws-work"),
+            asyncio.create_task(self.forward(), name="ws-forward"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.exception() and not isinstance(task.exception(), WebSocketDisconnect):
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+                    await task
+            if self.subscription is not None:
+                self.subscription.close()
+
+    async def read(self) -> None:
+        while True:
+            raw = await self.ws.receive_text()
+            try:
+                frame = parse_frame(raw)
+                kind = frame.get("type")
+                if kind == "ping":
+                    await self.send(PongFrame())
+                elif kind == "message":
+                    self.inbox.put_nowait(MessageFrame.model_validate(frame))
+                else:
+                    await self.error("bad_frame", f"unknown frame type {kind!r}")
+            except (ValueError, ValidationError) as exc:
+                await self.error("bad_frame", problem(exc))
+
+    async def work(self) -> None:
+        """Messages one at a time, in the order they came."""
+        while True:
+            frame = await self.inbox.get()
+            inbound = InboundMessage(
+                channel=Channel.WEB,
+                external_id=self.session,
+                text=frame.text,
+                payload=frame.payload,
+                client_message_id=frame.client_message_id,
+                language=self.lang,
+            )
+
+            async def acknowledge(stored: Stored, frame: MessageFrame = frame) -> None:
+                await self.follow(stored.conversation_id)
+                await self.send(
+                    AckFrame(
+                        client_message_id=frame.client_message_id,
+                        message_id=stored.message_id,
+                        duplicate=stored.duplicate,
+                    )
+                )
+
+            try:
+                await self.service.handle(inbound, on_stored=acknowledge)
+            except MessageRejected as exc:
+                await self.error("invalid_message", str(exc), frame.client_message_id)
+            except BotUnavailable as exc:
+                await self.error("bot_unavailable", str(exc), frame.client_message_id)
+
+    async def forward(self) -> None:
+        while True:
+            if self.subscription is None:
+                await asyncio.sleep(0.05)
+                continue
+            subscription = self.subscription
+            event = await subscription.get()
+            if subscription is not self.subscription:
+                continue  # switched conversations meanwhile
+            if event.get("type") == "message":
+                await self.forward_message(event["message"])
+            elif event.get("type") == "typing":
+                await self.send(TypingFrame(on=bool(event.get("on"))))
+
+    async def error(self, code: str, detail: str, client_message_id: str | None = None) -> None:
+        await self.send(ErrorFrame(error=code, detail=detail, client_message_id=client_message_id))
+
+
+def parse_frame(raw: str) -> dict[str, Any]:
+    """A frame's JSON object; ValueError for anything else."""
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError("a frame must be a JSON object")
+    return value
+
+
+def problem(exc: Exception) -> str:
+    """What was wrong with a frame, in one line."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return str(exc) or "not valid JSON"
+
+
+def origin_allowed(origin: str | None, allowed: str) -> bool:
+    """Whether a page on ``origin`` may open the socket (``allowed``: comma-separated origins, or ``*``)."""
+    entries = [o.strip().rstrip("/") for o in allowed.split(",") if o.strip()]
+    return "*" in entries or origin is None or origin.rstrip("/") in entries
+
+
+@router.websocket("/ws/chat")
+async def chat_socket(
+    ws: WebSocket,
+    service: Annotated[ConversationService, Depends(conversation_service)],
+    config: Annotated[Settings, Depends(settings)],
+    bot_username: Annotated[str | None, Depends(telegram_username)],
+) -> None:
+    """The widget's live connection (protocol: docs/web-widget.md)."""
+    if not origin_allowed(ws.headers.get("origin"), config.widget_allowed_origins):
+        await ws.close(code=4403, reason="origin not allowed")
+        return
+    await ws.accept()
+    hello = await _read_hello(ws)
+    if hello is None:
+        return
+    try:
+        secret = config.widget_identity_secret
+        if hello.user is not None and not await _identify(ws, service, secret, hello.session, hello.user):
+            return
+        if hello.link:
+            try:
+                await service.redeem_link(hello.link, Channel.WEB, hello.session, hello.lang)
+            except LinkError as exc:
+                await ws.send_json(ErrorFrame(error="invalid_link", detail=str(exc)).model_dump())
+        await WebChatSocket(ws, service, hello, {"telegram": bool(bot_username)}).run()
+    except WebSocketDisconnect:
+        return
+
+
+async def _read_hello(ws: WebSocket) -> HelloFrame | None:
+    """The first frame must be ``hello``; without one in time the socket is closed (None)."""
+    try:
+        raw = await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT_S)
+        return HelloFrame.model_validate(parse_frame(raw))
+    except (TimeoutError, ValueError, ValidationError) as exc:
+        await ws.send_json(ErrorFrame(error="bad_frame", detail=f"expected hello: {problem(exc)}").model_dump())
+        await ws.close(code=4400)
+        return None
+    except WebSocketDisconnect:
+        return None
+
+
+async def _identify(ws: WebSocket, service: ConversationService, secret: str, session: str, user: SignedUser) -> bool:
+    """A signed-in site user: join this session to their customer; False (socket closed) for a bad signature."""
+    if not identity.verify(secret, user.id, user.signature):
+        detail = "the user signature is not valid" if secret else "identity verification is not set up"
+        await ws.send_json(ErrorFrame(error="invalid_identity", detail=detail).model_dump())
+        await ws.close(code=4403)
+        return False
+    await service.identify(Channel.WEB, session, identity.user_key(user.id), user.name)
+    return True
