@@ -70,9 +70,9 @@ def estimate(counts: Sequence[int], vectors: Callable[[int], np.ndarray], seed: 
     One unit of each of a sample of articles plays a customer's question; each is
     compared with the units of a sample of other articles. Only the sampled articles'
     vectors are read, and the cost is ``SAMPLE_QUESTIONS`` × (units of
-    ``SAMPLE_ARTICLES`` articles) dot products: about 30 ms at 10,000 articles, most
-    of it counting their units. (Eight seeds gave spreads within 0.5 % of each other
-    on the evaluation sets, as with twice the samples.)
+    ``SAMPLE_ARTICLES`` articles) dot products, whatever the help centre's size. The
+    sample sizes were chosen so that the estimate hardly moves with the seed
+    (docs/benchmarks.md, "The best-of-n correction's cost").
     """
     if len(counts) < 2:
         return BestOfN()

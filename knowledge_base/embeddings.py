@@ -2,11 +2,11 @@
 
 The model is loaded with sentence-transformers (which fine-tuning needs), and the
 encoding itself runs in ONNX Runtime when it can: the transformer, mean pooling and
-normalisation exported as one graph. The vectors are the same (cosine > 0.9999 with
-PyTorch's); a short question is encoded about 2.5 times faster on two CPU cores
-(docs/benchmarks.md), which is most of a search's time. Once the ONNX session is
-up, the PyTorch copy of the weights is let go (about 450 MB for e5-small) and
-loaded again only if something asks for ``Embedder.model`` (fine-tuning does).
+normalisation exported as one graph. The vectors are PyTorch's (``tests/test_embeddings.py``
+checks them) and a question is encoded faster, which matters because encoding is most
+of a search's time (docs/benchmarks.md has the figures). Once the ONNX session is up,
+the PyTorch copy of the weights is let go, so that a worker does not hold the model
+twice, and loaded again only if something asks for ``Embedder.model`` (fine-tuning does).
 Large batches (an index build) run in ONNX Runtime too, in batches capped by a
 token budget, and its memory arena is shrunk after each of them, so a rebuild does
 not leave gigabytes of activations behind. The export is made once per
@@ -15,8 +15,8 @@ model), stamped with the weights it came from; a model without a usable export,
 or an environment without ONNX Runtime, encodes with PyTorch.
 
 The session runs a copy of the export whose matrix products use 8-bit weights in
-blocks of 32 and 8-bit activations (ONNX Runtime's ``MatMulNBits``): about 10 % less
-time per question at the median on two cores, and 57 MB less memory. The default
+blocks of 32 and 8-bit activations (ONNX Runtime's ``MatMulNBits``), which takes less
+time per question and less memory (docs/benchmarks.md, seventh session). The default
 model's weights are 4-bit in blocks of 32 already, so for it the 8-bit weights are
 exact; fine-tuning ends by rounding its weights to the 8-bit grid
 (``round_to_int8_grid``), so a fine-tuned model's are exact too. Each copy is
@@ -104,7 +104,7 @@ def round_to_int8_grid(model: torch.nn.Module) -> int:
     copy of the export computes what the float export does (up to its 8-bit
     activations) and passes the check. Fine-tuning ends here: its weights leave the
     base model's 4-bit grid and, rounded only when the copy is made, the errors of
-    72 matrices add up to a cosine of 0.98-0.99 with the float vectors.
+    its 72 matrices add up to vectors that fail the check (docs/benchmarks.md, seventh session).
     """
     rounded = 0
     with torch.no_grad():
@@ -297,7 +297,7 @@ class Embedder:
             agreement = self._agreement(self._open(folder / "model.onnx"), self._open(tmp))
         except Exception:
             log.warning("could not make the 8-bit encoder for %s; it stays in float", self.name, exc_info=True)
-            tmp.unlink(missing_ok=True)  # a half-made copy is about 400 MB
+            tmp.unlink(missing_ok=True)  # a half-made copy would only take disk space
             return None
         if agreement < INT8_MIN_COSINE:
             tmp.unlink(missing_ok=True)

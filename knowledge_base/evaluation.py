@@ -173,7 +173,7 @@ def choose_weights(collected: list[Collected], default: Weights | None = None) -
     ``max(2, 0.5 %)`` more questions right, so a small calibration set does not swap
     weights on noise. How much the lexical signal should count depends on the help
     centre: on Arabic dialect questions, which share stems rather than meanings with
-    the phrasings, it deserves about three times the weight it does in English.
+    the phrasings, it deserves far more weight than in English (docs/knowledge-base.md).
     """
     default = default or Weights()
     answerable = [c for c in collected if c.question.get("expected")]

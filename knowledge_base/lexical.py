@@ -5,8 +5,8 @@ exactly, and catch Arabic and Persian words under their prefixes and suffixes
 (ال, و, ها, ی) where whole-word matching fails. Features are hashed, so there is
 no vocabulary to refit.
 
-Weighting every document again after each edit takes about half a second at
-10,000 articles, too slow for "searchable within a second". So documents live in
+Weighting every document again after each edit is too slow at 10,000 articles
+for "searchable within a second" (docs/benchmarks.md, third session). So documents live in
 two blocks weighted with the same IDF snapshot: the *base*, built for all
 documents at once, and a small *fresh* block holding what was added or replaced
 since (a removed or replaced base document is masked). An edit rebuilds only the
@@ -191,7 +191,7 @@ class _Block:
 
     @classmethod
     def weigh(cls, rows: dict[int, tuple[np.ndarray, np.ndarray]], ids: np.ndarray, idf: np.ndarray) -> _Block:
-        """Built from flat arrays rather than per-row sparse objects (10,000 documents in about 0.2 s)."""
+        """The documents ``ids`` weighted with ``idf``, built from flat arrays (per-row sparse objects are slow)."""
         n = len(ids)
         chosen = [rows[int(i)] for i in ids]
         lengths = np.fromiter((len(grams) for grams, _ in chosen), dtype=np.int64, count=n)
@@ -209,8 +209,8 @@ class _Block:
 
         The CSC matrix read transposed is n-grams x documents in CSR without a copy:
         selecting the query's rows and multiplying is two C loops over the postings
-        touched (about 280,000 at 10,000 articles), four times faster than gathering
-        them with NumPy index arithmetic (docs/benchmarks.md).
+        touched, faster than gathering them with NumPy index arithmetic (docs/benchmarks.md,
+        sixth session).
         """
         if not len(self.ids):
             return np.zeros(0, dtype=np.float32)

@@ -12,12 +12,13 @@ languages the help centre does not use intact.
 At the end the weights are rounded to the grid of the 8-bit encoder
 (``round_to_int8_grid``), so that its copy of the model is exact and in use.
 Left off the grid, the weights were rounded only when the copy was made, and its
-vectors drifted from the float ones (cosine 0.98-0.99) and failed the check.
+vectors drifted from the float ones far enough to fail the check (docs/knowledge-base.md,
+fifth round).
 
 The result is an ordinary sentence-transformers folder; the index is rebuilt with it.
 :func:`optimised_model` makes one from a base model, exports its encoder, and reports
 as it goes; the product runs it in a child process (``python -m knowledge_base
-fine-tune``, see ``webhook/services/optimise.py``), so that the gigabytes training needs
+fine-tune``, see ``webhook/runtime/fine_tune_child.py``), so that the gigabytes training needs
 are never the web worker's.
 """
 
@@ -81,9 +82,9 @@ TARGET_STEPS = 100
 def default_epochs(articles: ArticleSet, batch_size: int = 32, low: int = 3, high: int = 10) -> int:
     """Enough passes for about ``TARGET_STEPS`` optimiser steps, between ``low`` and ``high``.
 
-    A small help centre makes few batches per pass, so it needs more passes: on
-    BANKING77 (77 articles, 13 batches a pass) 8 passes gave 86.4 % top-1 against
-    85.6 % for 4, while CLINC150 (150 articles, 24 batches) gets its 100 steps in 5.
+    A small help centre makes few batches per pass, so it needs more passes to train
+    as much as a large one does. The target was chosen on the evaluation sets
+    (docs/knowledge-base.md, second round).
     """
     steps = max(1, len(_batches(training_groups(articles), batch_size, random.Random(0))))
     return max(low, min(high, -(-TARGET_STEPS // steps)))

@@ -1,11 +1,12 @@
 """The word-embedding table kept in 4 bits inside the exported encoder, exactly.
 
-The table is most of a small multilingual model: e5-small's is 250,037 x 384
-floats, 384 MB of the ONNX session's 412 MB, for a vocabulary of which a help
+The table is most of a small multilingual model (e5-small's is 250,037 x 384
+floats, most of the ONNX session's memory), for a vocabulary of which a help
 centre uses a small part. The default model's table was rebuilt from 4-bit
 weights (``model_build``: each block of 32 values is a whole level in [-8, 7]
 times one float16 scale), so the same numbers fit in half a byte each plus a
-scale per block: 60 MB. The exported graph gathers a question's rows of the
+scale per block, an eighth of the float table (docs/benchmarks.md has the memory
+saved). The exported graph gathers a question's rows of the
 packed table and unpacks them with plain arithmetic (a division by 16, a floor,
 a multiplication by the scale), which reproduces every value bit for bit, so the
 vectors do not change at all. A table that is not on that grid (a hub model,

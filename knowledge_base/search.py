@@ -107,8 +107,8 @@ def _single_threaded_numpy_blas() -> None:
 
     A search's products are small (one question against at most some thousands of
     rows). With OpenBLAS's default of a thread per core, its workers keep spinning
-    after each product and take the second core from the question encoder: at 10,000
-    articles that doubled the encoder's time (search p50 24 ms instead of 11 ms). Only
+    after each product and take the second core from the question encoder, which then
+    runs about half as fast (docs/benchmarks.md, third session). Only
     OpenBLAS is limited (NumPy's, and FAISS's, whose flat indexes are only filled and
     read here); PyTorch's fine-tuning and batch encoding keep their threads.
     """
@@ -144,9 +144,9 @@ class KnowledgeBase:
     """
 
     # Candidates come from the nearest centroids and the best lexical matches; every
-    # candidate's units are then scored exactly. (Adding the 64 nearest units as
-    # candidates changed no top-1 on the three evaluation sets and costs a scan of
-    # every unit vector: 10+ ms at 10,000 articles.)
+    # candidate's units are then scored exactly. Candidates from the nearest units as
+    # well would cost a scan of every unit vector for no better ranking
+    # (docs/knowledge-base.md, "The pipeline"; docs/benchmarks.md).
     CANDIDATE_CENTROIDS = 32
     CANDIDATE_LEXICAL = 16
 

@@ -2,8 +2,8 @@
 
 Passwords are hashed with Argon2id (argon2-cffi's RFC 9106 low-memory profile);
 the hash string names its own parameters, so raising the cost later only needs a
-rehash at the next successful sign-in. Hashing takes ~0.1 s of CPU, so it runs in a
-worker thread and never stalls the event loop.
+rehash at the next successful sign-in. Hashing is slow on purpose (docs/benchmarks.md
+has its cost), so it runs in a worker thread and never stalls the event loop.
 
 A token is 32 random bytes (URL-safe text) shown once to the client; only its
 SHA-256 is stored, so a copy of the database signs nobody in.
