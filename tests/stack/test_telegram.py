@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from tests.fake_telegram import Call, FakeTelegram
-from webhook.channels.telegram.format import split_text, to_html
 
 _users = itertools.count(700_000_001)
 
@@ -211,12 +210,3 @@ def test_group_chats_are_ignored_unless_the_bot_is_mentioned(stack):
     time.sleep(1)
     assert len(replies_since(fake, group, since)) == 1
     assert stack.query("SELECT count(*) FROM channel_identities WHERE external_id = ?", str(user)) == [(0,)]
-
-
-def test_long_replies_are_split_within_telegrams_limit():
-    paragraph = "word " * 300
-    text = "\n\n".join([paragraph.strip()] * 6)  # about 9,000 characters
-    chunks = split_text(text)
-    assert len(chunks) == 3 and all(len(c) <= 4096 for c in chunks)
-    assert " ".join(" ".join(chunks).split()) == " ".join(text.split())  # nothing lost
-    assert to_html("a <b> & **bold**") == "a &lt;b&gt; &amp; <b>bold</b>"

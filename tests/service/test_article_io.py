@@ -1,7 +1,8 @@
 """Import and export of articles: Markdown folders both ways, and the evaluation format's kb.jsonl.
 
 The CLI runs as a subprocess (``python -m webhook ...``) against the test database,
-SQLite and, with TEST_POSTGRES_URL, PostgreSQL.
+SQLite and, with TEST_POSTGRES_URL, PostgreSQL. The file format alone is tested in
+tests/unit/test_article_io.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import frontmatter
 import pytest
 from sqlalchemy import select
 
-from knowledge_base.articles import Article, load_markdown_dir, parse_markdown, to_markdown
+from knowledge_base.articles import Article, load_markdown_dir, parse_markdown
 from knowledge_base.evaluation import load_kb_jsonl
 from tests.conftest import DEMO, ROOT
 from webhook.store import articles as repo
@@ -38,33 +39,6 @@ async def _save(db, key, lang, title, body="Body.", publish=False, questions=(),
     async with db.session() as s:
         await repo.save(s, key, lang, title=title, body=body, questions=questions, tags=tags, publish=publish)
         await s.commit()
-
-
-# -- the file format ------------------------------------------------------------------
-TRICKY = [
-    "yes",
-    "null",
-    "123",
-    "2024-01-01",
-    "key: value # not a comment",
-    "- not a list",
-    "---",
-    "line one\n---\nline three",
-    "'single' and \"double\" quotes",
-    "a\u2028b\x85c",
-    "Tab\tinside",
-    "چطور می‌توانم سفارشم را لغو کنم؟",  # with a zero-width non-joiner
-    "كيف أغيّر عنوان التوصيل؟",
-    "x" * 400,
-]
-
-
-@pytest.mark.parametrize("text", TRICKY)
-def test_a_written_article_reads_back_field_for_field(tmp_path: Path, text: str):
-    article = Article("k-1", "fa", text, f"Body\n\n---\n\n{text}\n\n* end", (text, "second"), (text, "tag"))
-    path = tmp_path / "a.md"
-    path.write_text(to_markdown(article, {"status": "draft", "version": 7}), encoding="utf-8")
-    assert fields(parse_markdown(path)) == fields(article)
 
 
 # -- Markdown folders ----------------------------------------------------------------
@@ -165,13 +139,6 @@ async def test_export_refuses_a_key_that_is_not_a_safe_folder_name(db, database_
     assert "cannot export key" in done.stderr and repr(key) in done.stderr
     assert not (tmp_path / "inside" / "escaped").exists()
     assert not out.exists() or not any(out.rglob("*"))  # nothing written, not even the safe article
-
-
-def test_the_loader_refuses_an_unsafe_key(tmp_path: Path):
-    path = tmp_path / "x.md"
-    path.write_text("---\nkey: ../up\nlang: en\ntitle: T\n---\nBody.\n")
-    with pytest.raises(ValueError, match=r"key '\.\./up' must not contain"):
-        parse_markdown(path)
 
 
 # -- kb.jsonl ------------------------------------------------------------------------

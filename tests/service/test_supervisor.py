@@ -74,7 +74,7 @@ def test_sigint_stops_every_child_and_exits_zero(tmp_path, signals, spacing_s):
         sys.exit(sup.run(on_ready=lambda: print("READY", flush=True), restore_signals=False))
     """)
     proc = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "READY"

@@ -8,8 +8,8 @@ import uuid
 import httpx
 from websockets.sync.client import connect
 
-from tests.test_telegram import new_user, post, wait_reply
-from tests.test_websocket import hello
+from tests.stack.test_telegram import new_user, post, wait_reply
+from tests.stack.test_websocket import hello
 
 
 def history(stack, session: str) -> dict:

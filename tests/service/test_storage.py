@@ -4,9 +4,8 @@ import pytest
 from sqlalchemy import inspect
 
 from webhook.domain.enums import Channel, ConversationStatus, Sender
-from webhook.domain.errors import DatabaseURLError
 from webhook.store import conversations as repo
-from webhook.store.database import Database, migrate
+from webhook.store.database import migrate
 
 
 async def test_migrations_create_the_domain_tables(db):
@@ -97,8 +96,3 @@ async def test_client_message_ids_are_unique_per_conversation(db):
         repo.add_message(s, conversation, Sender.CUSTOMER, Channel.WEB, "a", client_message_id="m1")
         with pytest.raises(IntegrityError):
             await s.commit()
-
-
-def test_an_unsupported_database_url_is_refused():
-    with pytest.raises(DatabaseURLError, match="unsupported database"):
-        Database("mysql://root@localhost/test")

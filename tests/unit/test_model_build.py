@@ -1,9 +1,10 @@
+"""Building the offline model from its 4-bit file: blocks decode in order, tensor names map to BERT's."""
+
 import struct
 
 import numpy as np
 
 from knowledge_base.model_build import _bert_name, _dequantize_q4_0
-from tests.conftest import MODEL_DIR
 
 
 def test_q4_0_blocks_decode_low_then_high_nibbles():
@@ -21,13 +22,3 @@ def test_tensor_names_map_to_bert():
     assert _bert_name("emb.ln.b") == "embeddings.LayerNorm.bias"
     assert _bert_name("l11.fo.w") == "encoder.layer.11.output.dense.weight"
     assert _bert_name("l0.ao.b") == "encoder.layer.0.attention.output.dense.bias"
-
-
-def test_the_built_model_embeds_paraphrases_closer_across_languages(embedder):
-    assert (MODEL_DIR / "BUILD_STAMP").exists()
-    q = embedder.encode_queries(["How do I reset my password?", "رمز عبورم را فراموش کرده‌ام", "نسيت كلمة المرور"])
-    other = embedder.encode_queries(["When will my parcel arrive?"])
-    assert q.shape == (3, 384)
-    assert np.allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-4)
-    assert float(q[0] @ q[1]) > float(q[0] @ other[0])
-    assert float(q[0] @ q[2]) > float(q[0] @ other[0])

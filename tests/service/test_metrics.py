@@ -22,7 +22,7 @@ from webhook.domain.enums import Channel, ConversationStatus, Sender
 from webhook.settings import Settings
 from webhook.store import users as user_store
 from webhook.store.database import Database
-from webhook.store.metrics import compute_metrics, declined_query, percentile
+from webhook.store.metrics import compute_metrics
 from webhook.store.schema import Conversation, CsatResponse, Customer, Deflection, HandoffRequest, Message, User
 
 START = datetime(2025, 6, 1, tzinfo=UTC)
@@ -227,26 +227,6 @@ async def metrics(db: Database, channel: str | None = None, lang: str | None = N
             kw.get("now", NOW),
         )
     return figures.model_dump()
-
-
-# -- the pieces ---------------------------------------------------------------------
-def test_percentile_interpolates_between_ranks() -> None:
-    assert percentile([], 0.5) is None
-    assert percentile([7.0], 0.9) == 7.0
-    assert percentile([3.0, 1.0], 0.5) == 2.0
-    assert percentile([60.0, 600.0, 120.0], 0.5) == 120.0
-    assert percentile([60.0, 120.0, 600.0], 0.9) == pytest.approx(504.0)
-    assert percentile([float(i) for i in range(1, 11)], 0.9) == pytest.approx(9.1)
-
-
-def test_declined_query_reads_only_declines() -> None:
-    assert declined_query(decline(" Where is my parcel? ")) == "Where is my parcel?"
-    assert declined_query(decline("x", decision="answer")) is None
-    assert declined_query({"kb": {"decision": "decline", "query": None}}) is None
-    assert declined_query({"kb": {"decision": "decline", "query": "   "}}) is None
-    assert declined_query({"kb": "decline"}) is None
-    assert declined_query({"handoff": {"reason": "customer_request"}}) is None
-    assert declined_query(None) is None
 
 
 # -- the figures ----------------------------------------------------------------------

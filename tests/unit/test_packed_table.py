@@ -1,11 +1,9 @@
 """The word-embedding table packed in 4 bits gives back every value exactly, or is not packed."""
 
-import onnx
 import torch
 
 from knowledge_base import packed_table
 from knowledge_base.packed_table import BLOCK, PackedEmbedding, pack, packed_word_embeddings
-from tests.conftest import MODEL_DIR
 
 
 def _q4_table(rows: int, columns: int, seed: int = 0) -> torch.Tensor:
@@ -59,12 +57,3 @@ def test_the_table_is_swapped_only_while_exporting():
     transformer.embeddings.word_embeddings = torch.nn.Embedding(40, 64)  # random floats
     with packed_word_embeddings(transformer) as packed:
         assert not packed and isinstance(transformer.embeddings.word_embeddings, torch.nn.Embedding)
-
-
-def test_the_default_models_export_holds_the_packed_table(embedder):
-    assert embedder.accelerated  # the export exists and is in use
-    vocabulary, hidden = 250037, 384
-    model = onnx.load(str(MODEL_DIR / "onnx" / "model.onnx"), load_external_data=False)
-    shapes = {tuple(t.dims): t.data_type for t in model.graph.initializer}
-    assert shapes.get((vocabulary, hidden // 2)) == onnx.TensorProto.UINT8
-    assert (vocabulary, hidden) not in shapes  # no float copy of the table
