@@ -38,7 +38,8 @@ from webhook.services.agents import AgentService
 from webhook.services.articles import ArticleService
 from webhook.services.conversations import ConversationService
 from webhook.services.handoff import Desk
-from webhook.services.optimise import Optimiser, active_model, serving_embedder
+from webhook.services.optimise import Optimiser
+from webhook.services.optimise_models import active_model, serving_embedder
 from webhook.settings import Settings, get_settings
 from webhook.store import articles as article_store
 from webhook.store.database import Database, migrate

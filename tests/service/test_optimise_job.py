@@ -82,7 +82,7 @@ def test_optimise_swaps_in_a_fine_tuned_model_keeps_edits_and_survives_a_restart
 
 
 def _models(settings) -> list[str]:
-    """What is in the models folder, but for the job board's own files (webhook.services.optimise.JobBoard)."""
+    """What is in the models folder, but for the job board's own files (webhook.services.optimise_board.JobBoard)."""
     folder = settings.kb_optimised_dir
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".optimise")) if folder.exists() else []
 

@@ -28,6 +28,7 @@ from webhook.domain.errors import (
 )
 from webhook.services.articles import MAX_QUESTIONS, ArticleService
 from webhook.services.optimise import Optimiser
+from webhook.services.optimise_board import OptimiseStatus
 from webhook.store.schema import ArticleRecord, ArticleVersion, QuestionSuggestion
 
 
@@ -267,22 +268,22 @@ def editor_router() -> APIRouter:
         return request.app.state.optimiser  # type: ignore[no-any-return]
 
     @router.get("/optimise", dependencies=editor)
-    async def optimise_status(request: Request) -> dict[str, Any]:
+    async def optimise_status(request: Request) -> OptimiseStatus:
         """The model in use, and the state of the last optimise or revert job (with its progress)."""
         return optimiser(request).describe()
 
     @router.post("/optimise", status_code=status.HTTP_202_ACCEPTED, dependencies=editor)
-    async def optimise(request: Request, body: OptimiseIn | None = None) -> dict[str, Any]:
+    async def optimise(request: Request, body: OptimiseIn | None = None) -> OptimiseStatus:
         """Fine-tune the model on the published articles' phrasings in the background, then switch to it."""
         return _start(request, "optimise", (body or OptimiseIn()).epochs)
 
     @router.post("/optimise/revert", status_code=status.HTTP_202_ACCEPTED, dependencies=editor)
-    async def revert(request: Request) -> dict[str, Any]:
+    async def revert(request: Request) -> OptimiseStatus:
         """Go back to the base model (KB_MODEL), in the background."""
         return _start(request, "revert", None)
 
     @router.post("/optimise/cancel", dependencies=editor)
-    async def cancel_optimise(request: Request) -> dict[str, Any]:
+    async def cancel_optimise(request: Request) -> OptimiseStatus:
         """Stop the running optimise or revert job; the model in use stays."""
         try:
             optimiser(request).cancel()
@@ -290,7 +291,7 @@ def editor_router() -> APIRouter:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         return optimiser(request).describe()
 
-    def _start(request: Request, kind: Literal["optimise", "revert"], epochs: int | None) -> dict[str, Any]:
+    def _start(request: Request, kind: Literal["optimise", "revert"], epochs: int | None) -> OptimiseStatus:
         try:
             optimiser(request).start(kind, epochs)
         except JobRunning as exc:

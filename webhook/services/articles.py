@@ -36,6 +36,14 @@ from knowledge_base.search import KnowledgeBase, SearchResult
 from webhook.domain.enums import ArticleStatus, SuggestionStatus
 from webhook.domain.errors import SuggestionConflict
 from webhook.runtime.events import KB_TOPIC, EventBus, Subscription
+from webhook.services.kb_events import (
+    ArticleChanged,
+    CalibrationChanged,
+    KbEvent,
+    ModelChanged,
+    as_event,
+    read_kb_event,
+)
 from webhook.store import articles as repo
 from webhook.store import suggestions
 from webhook.store.database import Database
@@ -48,6 +56,8 @@ MAX_QUESTIONS = 100  # alternative questions per translation
 
 
 class ArticleService:
+    """The help centre's articles: read and change them in the store, and keep this worker's index in line."""
+
     def __init__(
         self,
         db: Database,
@@ -120,7 +130,7 @@ class ArticleService:
             await session.commit()
         await self._refresh(key, lang)
         if self.bus is not None:
-            await self.bus.publish(KB_TOPIC, {"key": key, "lang": lang, "origin": self.origin})
+            await self.bus.publish(KB_TOPIC, as_event(ArticleChanged(key, lang, self.origin)))
         return result
 
     async def save(
@@ -167,25 +177,28 @@ class ArticleService:
             self._schedule_save()
 
     async def _follow(self, subscription: Subscription) -> None:
+        """Apply the other workers' announcements (``kb_events``) to this worker's index."""
         try:
             async for event in subscription:
                 if event.get("origin") == self.origin:
                     continue
                 try:
-                    if "calibration" in event:
-                        await asyncio.to_thread(self.reload_calibration)
-                        continue
-                    if "model" in event:
-                        if self.on_model_change is not None:
-                            async with self.db.session() as session:
-                                live = await repo.published_articles(session)
-                            await self.on_model_change(str(event["model"]), live)
-                        continue
-                    await self._refresh(str(event["key"]), str(event["lang"]), save=False)
+                    await self._apply(read_kb_event(event))
                 except Exception:  # one bad event must not stop the follower; reconcile repairs
                     log.exception("could not follow the change of %s", event)
         finally:
             subscription.close()
+
+    async def _apply(self, change: KbEvent) -> None:
+        if isinstance(change, CalibrationChanged):
+            await asyncio.to_thread(self.reload_calibration)
+        elif isinstance(change, ModelChanged):
+            if self.on_model_change is not None:
+                async with self.db.session() as session:
+                    live = await repo.published_articles(session)
+                await self.on_model_change(change.model, live)
+        else:
+            await self._refresh(change.key, change.lang, save=False)
 
     async def reconcile(self) -> int:
         """Compare the index with the published articles in the store; fix and return the differences."""
@@ -237,7 +250,9 @@ class ArticleService:
         changed = []
         for (key, lang), group in groups.items():
 
-            async def learn(session: AsyncSession, key: str = key, lang: str = lang, group: list[int] = group):
+            async def learn(
+                session: AsyncSession, key: str = key, lang: str = lang, group: list[int] = group
+            ) -> ArticleRecord:
                 record, questions, learnt = await _with_learnt(session, key, lang, group)  # again: others may act
                 saved, _ = await repo.save(
                     session,
@@ -271,7 +286,8 @@ class ArticleService:
         record = await asyncio.to_thread(calibrate_knowledge_base, self.kb, questions, self.calibration_file, source)
         self._calibration_seen = self._calibration_stamp()
         if self.bus is not None and self.calibration_file is not None:
-            await self.bus.publish(KB_TOPIC, {"calibration": str(self.calibration_file), "origin": self.origin})
+            change = CalibrationChanged(str(self.calibration_file), self.origin)
+            await self.bus.publish(KB_TOPIC, as_event(change))
         return record
 
     def _calibration_stamp(self) -> int | None:
