@@ -1,14 +1,16 @@
-"""Actions that answer from the help centre, take feedback and record handoff requests.
+"""Actions that answer from the help centre and take feedback on the answers.
 
 Besides what the customer sees, each action sends a ``custom`` JSON message
 that the conversation service reads and stores: the search decision with its
-scores (``kb``), a handoff request (``handoff``), feedback on an answer
-(``feedback``). Channels never show these.
+scores, or the customer's feedback on an answer. Both are built from the typed
+records of :mod:`webhook.domain.turns` (an :class:`ActionReport`), the contract
+the service reads them through. Channels never show these.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -16,20 +18,14 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
+from actions.handoff import ActionRequestHuman
+from actions.language import customer_language
 from actions.messages import LANGUAGE_NAMES, say
 from knowledge_base.search import Hit, SearchResult
-from knowledge_base.text import LANGUAGES, detect_language, refers_back
+from knowledge_base.text import refers_back
+from webhook.domain.turns import ActionReport, Candidate, Feedback, SearchRecord
 
 FOLLOW_UP_WINDOW = 3  # a follow-up may lean on a question at most this many customer turns back
-
-
-def customer_language(tracker: Tracker) -> str:
-    """The language the conversation service detected, else the slot, else a guess."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    lang = metadata.get("lang") or tracker.get_slot("language")
-    if lang in LANGUAGES:
-        return str(lang)
-    return detect_language(tracker.latest_message.get("text") or "", default="en") or "en"
 
 
 def previous_question(tracker: Tracker) -> str | None:
@@ -54,17 +50,22 @@ def previous_question(tracker: Tracker) -> str | None:
     return None
 
 
-def _hit_summary(hit: Hit) -> dict[str, Any]:
-    return {"key": hit.key, "lang": hit.lang, "title": hit.title, "score": round(hit.score, 4)}
+def _candidate(hit: Hit) -> Candidate:
+    return Candidate(hit.key, hit.lang, hit.title, round(hit.score, 4))
 
 
-def _search_record(result: SearchResult, decision: str | None = None) -> dict[str, Any]:
-    return {
-        "query": result.query,
-        "decision": decision or result.decision,
-        "candidates": [_hit_summary(h) for h in result.hits],
-        "elapsed_ms": round(result.elapsed_ms, 2),
-    }
+def _search_record(result: SearchResult) -> SearchRecord:
+    return SearchRecord(
+        query=result.query,
+        decision=result.decision,
+        candidates=tuple(_candidate(h) for h in result.hits),
+        elapsed_ms=round(result.elapsed_ms, 2),
+    )
+
+
+def _report(record: SearchRecord) -> dict[str, Any]:
+    """The custom JSON message that reports a search decision."""
+    return ActionReport(kb=record).to_json()
 
 
 class ActionAnswerQuestion(Action):
@@ -81,7 +82,7 @@ class ActionAnswerQuestion(Action):
             article = ctx.knowledge_base.article(str(chosen), lang)
             if article is not None:
                 hit = Hit(article.key, article.lang, article.title, article.body, 1.0, article.title, article.lang)
-                record = {"query": None, "decision": "answer", "chosen": article.key, "candidates": [_hit_summary(hit)]}
+                record = SearchRecord(query=None, decision="answer", chosen=article.key, candidates=(_candidate(hit),))
                 return self._answer(dispatcher, ctx, hit, lang, record)
 
         question = tracker.latest_message.get("text") or ""
@@ -95,7 +96,7 @@ class ActionAnswerQuestion(Action):
             alone = result.best.score if result.best is not None and result.decision == "answer" else 0.0
             if joined.decision == "answer" and joined.best is not None and joined.best.score > alone:
                 result = joined
-                record = {**_search_record(joined), "query": question, "context": earlier}
+                record = replace(_search_record(joined), query=question, context=earlier)
         best = result.best
         if result.decision == "answer" and best is not None:
             return self._answer(dispatcher, ctx, best, lang, record)
@@ -106,13 +107,13 @@ class ActionAnswerQuestion(Action):
             ]
             buttons.append({"title": say("none_of_these", lang), "payload": "/deny"})
             dispatcher.utter_message(text=say("clarify", lang), buttons=buttons)
-            dispatcher.utter_message(json_message={"kb": record})
+            dispatcher.utter_message(json_message=_report(record))
             return [SlotSet("last_decision", "clarify"), SlotSet("last_article", None)]
         dispatcher.utter_message(
             text=say("not_found", lang),
             buttons=[{"title": say("talk_to_person", lang), "payload": "/request_human"}],
         )
-        dispatcher.utter_message(json_message={"kb": record})
+        dispatcher.utter_message(json_message=_report(record))
         return [SlotSet("last_decision", "decline"), SlotSet("last_article", None)]
 
     def _answer(
@@ -121,7 +122,7 @@ class ActionAnswerQuestion(Action):
         ctx: context.ActionContext,
         hit: Hit,
         lang: str,
-        record: dict[str, Any],
+        record: SearchRecord,
     ) -> list[EventType]:
         parts = [hit.title, hit.body]
         if hit.lang != lang:
@@ -136,7 +137,7 @@ class ActionAnswerQuestion(Action):
                 {"title": say("no", lang), "payload": "/deny"},
             ],
         )
-        dispatcher.utter_message(json_message={"kb": {**record, "answered": hit.key}})
+        dispatcher.utter_message(json_message=_report(replace(record, answered=hit.key)))
         return [SlotSet("last_decision", "answer"), SlotSet("last_article", hit.key)]
 
 
@@ -153,7 +154,8 @@ class ActionFeedback(Action):
         article = tracker.get_slot("last_article")
         reset = [SlotSet("last_decision", None)]
         if last == "answer":
-            dispatcher.utter_message(json_message={"feedback": {"article": article, "helpful": positive}})
+            verdict = Feedback(article=None if article is None else str(article), helpful=positive)
+            dispatcher.utter_message(json_message=ActionReport(feedback=verdict).to_json())
             if positive:
                 dispatcher.utter_message(text=say("glad", lang))
                 return reset
@@ -175,20 +177,3 @@ class ActionFeedback(Action):
             return [SlotSet("last_decision", "offered_human")]
         dispatcher.utter_message(text=say("how_can_i_help", lang))
         return reset
-
-
-class ActionRequestHuman(Action):
-    """Record that the customer wants a person (the handoff itself is the agent console's job)."""
-
-    def name(self) -> str:
-        return "action_request_human"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        lang = customer_language(tracker)
-        last = tracker.get_slot("last_decision")
-        reason = "customer_request" if tracker.get_intent_of_latest_message() == "request_human" else "bot_offer"
-        dispatcher.utter_message(text=say("handoff", lang))
-        dispatcher.utter_message(
-            json_message={"handoff": {"reason": reason, "after": last, "article": tracker.get_slot("last_article")}}
-        )
-        return [SlotSet("last_decision", None)]
