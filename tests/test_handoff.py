@@ -18,6 +18,8 @@ from webhook.domain.enums import Channel, ConversationStatus
 from webhook.domain.errors import Conflict, NotAllowed
 from webhook.domain.handoff import HandoffRules
 from webhook.domain.messages import InboundMessage
+from webhook.domain.policy import ConversationPolicy
+from webhook.listeners.deflections import DeflectionLog
 from webhook.runtime.rasa_client import RasaClient
 from webhook.services.agents import AgentService
 from webhook.services.conversations import ConversationService
@@ -37,7 +39,7 @@ async def rasa(stack):
 
 @pytest.fixture
 async def service(db, rasa):
-    return ConversationService(db, rasa)
+    return ConversationService(db, rasa, listeners=[DeflectionLog()])
 
 
 @pytest.fixture
@@ -110,7 +112,7 @@ async def test_two_declines_in_a_row_hand_off(service, db):
 
 
 async def test_switched_off_triggers_do_not_fire(db, rasa):
-    service = ConversationService(db, rasa, rules=HandoffRules(0, 0, 0))
+    service = ConversationService(db, rasa, ConversationPolicy(rules=HandoffRules(0, 0, 0)))
     session_id = uuid.uuid4().hex
     for text in ("What is the capital of France?", "who won the football match yesterday", "THIS IS USELESS!!!"):
         outcome = await service.handle(web(session_id, text))
@@ -252,7 +254,7 @@ async def test_an_assumed_deflection_is_undone_by_a_recontact_on_the_same_topic(
 
 
 async def test_a_recontact_after_the_window_leaves_the_deflection(db, rasa):
-    service = ConversationService(db, rasa, deflection_window_h=1)
+    service = ConversationService(db, rasa, listeners=[DeflectionLog(window_h=1)])
     session_id = uuid.uuid4().hex
     first = await service.handle(web(session_id, "How do I return an item?"))
     async with db.session() as session:

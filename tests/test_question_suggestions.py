@@ -10,12 +10,16 @@ from sqlalchemy import select
 
 from knowledge_base.articles import load_markdown_dir
 from tests.conftest import DEMO, EDITOR_AUTH, LOCKER_ARTICLE, editor_settings
-from webhook.app import create_app
+from webhook.app import conversation_service, create_app
 from webhook.domain.enums import Channel
 from webhook.domain.learning import Evidence, Kind
 from webhook.domain.messages import InboundMessage
+from webhook.listeners.deflections import DeflectionLog
+from webhook.listeners.question_learning import QuestionLearning
+from webhook.runtime.events import LocalBus
 from webhook.runtime.rasa_client import RasaClient
 from webhook.services.conversations import ConversationService
+from webhook.settings import Settings
 from webhook.store import articles as article_store
 from webhook.store import suggestions
 from webhook.store.database import Database
@@ -41,7 +45,7 @@ async def _suggestions(db) -> list[QuestionSuggestion]:
 async def service(db, stack):
     await _with_demo(db)
     rasa = RasaClient(stack.rasa_url, stack.rasa_token)
-    yield ConversationService(db, rasa)
+    yield ConversationService(db, rasa, listeners=[DeflectionLog(), QuestionLearning()])
     await rasa.close()
 
 
@@ -99,7 +103,7 @@ async def test_what_the_article_says_already_and_personal_data_are_not_suggested
 async def test_learning_can_be_turned_off(db, stack):
     await _with_demo(db)
     rasa = RasaClient(stack.rasa_url, stack.rasa_token)
-    quiet = ConversationService(db, rasa, learn_questions=False)
+    quiet = conversation_service(Settings(kb_learn_questions=False), db, rasa, LocalBus(), None)  # as the app wires it
     session = _session()
     await quiet.handle(InboundMessage(Channel.WEB, session, "how long does express delivery take?"))
     await quiet.handle(InboundMessage(Channel.WEB, session, "Yes", payload="/affirm"))

@@ -30,9 +30,12 @@ from webhook.api.sign_in import agent_router
 from webhook.channels import rasa_actions, telegram, web
 from webhook.domain.business_hours import BusinessHours
 from webhook.domain.handoff import HandoffRules
+from webhook.domain.policy import ConversationPolicy
+from webhook.listeners.deflections import DeflectionLog
+from webhook.listeners.question_learning import QuestionLearning
 from webhook.pages.console import agent_console_router
 from webhook.pages.help import help_router
-from webhook.runtime.events import create_bus
+from webhook.runtime.events import EventBus, create_bus
 from webhook.runtime.rasa_client import RasaClient
 from webhook.services.agents import AgentService
 from webhook.services.articles import ArticleService
@@ -84,6 +87,41 @@ async def _answer_unanswered(rasa: RasaClient, conversations: ConversationServic
     log.warning("recovery: Rasa did not come up; unanswered messages stay for the next start")
 
 
+def conversation_service(
+    settings: Settings, db: Database, rasa: RasaClient, bus: EventBus, kb: KnowledgeBase
+) -> ConversationService:
+    """The conversation service with its policy, its desk, and the listeners that run after each bot turn."""
+    policy = ConversationPolicy(
+        max_chars=settings.max_message_chars,
+        default_language=settings.default_language,
+        rules=HandoffRules(
+            settings.handoff_after_declines,
+            settings.handoff_after_not_helpful,
+            settings.handoff_frustration_threshold,
+        ),
+        csat_enabled=settings.csat_enabled,
+        csat_questions={
+            "en": settings.csat_question_en,
+            "fa": settings.csat_question_fa,
+            "ar": settings.csat_question_ar,
+        },
+        link_ttl_s=settings.link_code_ttl_s,
+    )
+    hours = BusinessHours(settings.business_hours, settings.business_timezone)
+    service = ConversationService(
+        db,
+        rasa,
+        policy,
+        bus=bus,
+        desk=Desk(hours, settings.agent_online_window_s),
+        article_title=lambda key, lang: getattr(kb.article(key, lang), "title", None),
+    )
+    service.listen(DeflectionLog(settings.deflection_window_h))
+    if settings.kb_learn_questions:
+        service.listen(QuestionLearning())
+    return service
+
+
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=PAGES / "templates")
     markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
@@ -109,31 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.knowledge_base = kb
         app.state.rasa = rasa
         app.state.bus = bus
-        app.state.conversations = ConversationService(
-            db,
-            rasa,
-            settings.max_message_chars,
-            settings.default_language,
-            bus=bus,
-            article_title=lambda key, lang: getattr(kb.article(key, lang), "title", None),
-            link_ttl_s=settings.link_code_ttl_s,
-            rules=HandoffRules(
-                settings.handoff_after_declines,
-                settings.handoff_after_not_helpful,
-                settings.handoff_frustration_threshold,
-            ),
-            desk=Desk(
-                BusinessHours(settings.business_hours, settings.business_timezone), settings.agent_online_window_s
-            ),
-            csat_enabled=settings.csat_enabled,
-            csat_questions={
-                "en": settings.csat_question_en,
-                "fa": settings.csat_question_fa,
-                "ar": settings.csat_question_ar,
-            },
-            deflection_window_h=settings.deflection_window_h,
-            learn_questions=settings.kb_learn_questions,
-        )
+        app.state.conversations = conversation_service(settings, db, rasa, bus, kb)
         app.state.agents = AgentService(app.state.conversations, settings.agent_online_window_s)
         app.state.articles = ArticleService(
             db,

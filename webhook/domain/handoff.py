@@ -7,13 +7,12 @@ is configurable, and the reason is kept with the handoff request.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from webhook.domain.frustration import score as frustration_score
-
-# A payload key that marks where a stretch with the bot begins again (counts start over there).
-BOUNDARY_KEYS = ("handoff_notice", "released")
+from webhook.domain.turns import ActionReport
 
 
 @dataclass(frozen=True)
@@ -23,30 +22,29 @@ class HandoffRules:
     frustration_threshold: float = 0.7  # 0: off
 
 
-def since_last_boundary(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def since_last_boundary(records: Sequence[ActionReport]) -> Sequence[ActionReport]:
     """The bot's turn records since the conversation last came back to the bot."""
     for i in range(len(records) - 1, -1, -1):
-        if any(key in records[i] for key in BOUNDARY_KEYS):
+        if records[i].starts_bot_stretch:
             return records[i + 1 :]
     return records
 
 
-def rule_trigger(rules: HandoffRules, records: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+def rule_trigger(rules: HandoffRules, records: Sequence[ActionReport]) -> tuple[str, dict[str, Any]] | None:
     """After a bot turn: N declines in a row, or N answers the customer said did not help."""
     recent = since_last_boundary(records)
     if rules.after_declines:
         streak = 0
         for record in reversed(recent):
-            decision = (record.get("kb") or {}).get("decision")
-            if decision is None:
+            if record.kb is None:
                 continue
-            if decision != "decline":
+            if record.kb.decision != "decline":
                 break
             streak += 1
         if streak >= rules.after_declines:
             return "repeated_decline", {"declines": streak}
     if rules.after_not_helpful:
-        unhelpful = sum(1 for r in recent if (r.get("feedback") or {}).get("helpful") is False)
+        unhelpful = sum(1 for r in recent if r.feedback is not None and not r.feedback.helpful)
         if unhelpful >= rules.after_not_helpful:
             return "not_helpful", {"not_helpful": unhelpful}
     return None

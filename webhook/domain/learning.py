@@ -4,8 +4,8 @@ The help centre's alternative questions are what search matches and what the
 optimise job trains on; customers keep asking in words nobody wrote down. When a
 customer says an answer helped, or picks an article from the ones offered, the
 question they asked is a phrasing of that article in their own words. This module
-reads that evidence off a conversation's records (the actions' ``kb`` and
-``feedback`` reports, ``actions/knowledge.py``); ``webhook/store/suggestions.py``
+reads that evidence off a conversation's records (the actions' search and
+feedback reports, :mod:`webhook.domain.turns`); ``webhook/store/suggestions.py``
 counts it, and an editor accepts or dismisses the suggestions
 (``POST /api/kb/suggestions/accept``).
 
@@ -20,11 +20,12 @@ to editors and, once accepted, kept in the help centre.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from knowledge_base.text import normalize
+from webhook.domain.turns import ActionReport, SearchRecord
 
 Kind = Literal["confirmed", "chosen", "unhelpful"]
 
@@ -67,65 +68,69 @@ def usable(question: str | None) -> bool:
     return MIN_CHARS <= len(text) <= MAX_CHARS and not text.startswith("/") and not personal_data(text)
 
 
-def evidence(effects: dict[str, Any], history: Sequence[dict[str, Any]]) -> list[Evidence]:
-    """What this bot turn (``effects``) says about earlier questions; ``history`` is the conversation's records.
+Record = ActionReport | Mapping[str, Any]  # a report, or a stored payload read through ActionReport
 
-    ``history`` may end with ``effects`` itself (the turn is stored before it is read).
+
+def _report(record: Record) -> ActionReport:
+    return record if isinstance(record, ActionReport) else ActionReport.read(record)
+
+
+def evidence(turn: Record, history: Sequence[Record]) -> list[Evidence]:
+    """What this bot turn says about earlier questions; ``history`` is the conversation's records.
+
+    ``history`` may end with ``turn`` itself (the turn is stored before it is read).
     """
-    earlier = list(history[:-1] if history and history[-1] == effects else history)[-LOOK_BACK:]
+    report = _report(turn)
+    records = [_report(r) for r in history]
+    earlier = (records[:-1] if records and records[-1] == report else records)[-LOOK_BACK:]
     found: list[Evidence] = []
-    kb = effects.get("kb") or {}
-    chosen = kb.get("chosen")
-    if chosen:  # the customer picked one of the articles offered
-        question = _offered(earlier, str(chosen))
-        lang = _lang_of(kb, str(chosen))
+    kb = report.kb
+    if kb is not None and kb.chosen:  # the customer picked one of the articles offered
+        question = _offered(earlier, kb.chosen)
+        lang = kb.lang_of(kb.chosen)
         if question is not None and lang:
-            found.append(Evidence(str(chosen), lang, question, "chosen"))
-    verdict = effects.get("feedback") or {}
-    if verdict.get("article") and isinstance(verdict.get("helpful"), bool):
-        answered = _answer_to(earlier, str(verdict["article"]))
+            found.append(Evidence(kb.chosen, lang, question, "chosen"))
+    verdict = report.feedback
+    if verdict is not None and verdict.article:
+        answered = _answer_to(earlier, verdict.article)
         if answered is not None:
             question, lang = answered
-            kind: Kind = "confirmed" if verdict["helpful"] else "unhelpful"
-            found.append(Evidence(str(verdict["article"]), lang, question, kind))
+            kind: Kind = "confirmed" if verdict.helpful else "unhelpful"
+            found.append(Evidence(verdict.article, lang, question, kind))
     return [e for e in found if usable(e.question)]
 
 
-def _searches(records: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+def _searches(records: Sequence[ActionReport]) -> list[tuple[int, SearchRecord]]:
     """The search records, most recent first, with their positions."""
-    return [(i, r["kb"]) for i, r in reversed(list(enumerate(records))) if isinstance(r.get("kb"), dict)]
+    return [(i, r.kb) for i, r in reversed(list(enumerate(records))) if r.kb is not None]
 
 
-def _lang_of(kb: dict[str, Any], key: str) -> str | None:
-    return next((str(c["lang"]) for c in kb.get("candidates") or [] if c.get("key") == key and c.get("lang")), None)
-
-
-def _offered(records: Sequence[dict[str, Any]], key: str) -> str | None:
+def _offered(records: Sequence[ActionReport], key: str) -> str | None:
     """The question of the latest clarification that offered ``key``, if that was the latest search."""
     searches = _searches(records)
     if not searches:
         return None
     kb = searches[0][1]
-    if kb.get("decision") == "clarify" and kb.get("query") and not kb.get("context") and _lang_of(kb, key):
-        return str(kb["query"])
+    if kb.decision == "clarify" and kb.query and not kb.context and kb.lang_of(key):
+        return kb.query
     return None
 
 
-def _answer_to(records: Sequence[dict[str, Any]], key: str) -> tuple[str, str] | None:
+def _answer_to(records: Sequence[ActionReport], key: str) -> tuple[str, str] | None:
     """(question, translation) of the latest answer, if it answered with ``key``.
 
     An answer to a picked article goes back to the clarification's question.
     """
     searches = _searches(records)
-    if not searches or searches[0][1].get("answered") != key:
+    if not searches or searches[0][1].answered != key:
         return None
     position, kb = searches[0]
-    lang = _lang_of(kb, key)
-    if not lang or kb.get("context"):
+    lang = kb.lang_of(key)
+    if not lang or kb.context:
         return None  # a follow-up read with an earlier question does not stand on its own
-    if kb.get("query"):
-        return str(kb["query"]), lang
-    if kb.get("chosen") == key:
+    if kb.query:
+        return kb.query, lang
+    if kb.chosen == key:
         question = _offered(records[:position], key)
         return (question, lang) if question is not None else None
     return None

@@ -15,6 +15,7 @@ from webhook.domain.enums import ConversationStatus, Sender
 from webhook.domain.errors import Conflict, NotAllowed
 from webhook.domain.messages import BotReply
 from webhook.domain.phrases import phrase
+from webhook.domain.turns import ServiceRecord, TurnRecord
 from webhook.runtime.events import AGENTS_TOPIC
 from webhook.services.conversations import ConversationService
 from webhook.store import agents as repo
@@ -233,7 +234,10 @@ class AgentService:
             await session.commit()
         await self.conversations.rasa.append_events(conversation_id, [{"event": "resume"}])
         await self.conversations.post(
-            conversation_id, None, [BotReply(phrase("back_to_bot", lang))], effects={"released": agent.username}
+            conversation_id,
+            None,
+            [BotReply(phrase("back_to_bot", lang))],
+            record=ServiceRecord(released=agent.username),
         )
         await self._changed(conversation_id)
         return await self.packet(conversation_id)
@@ -246,28 +250,29 @@ def summarise(transcript: list[messages_repo.StoredMessage]) -> dict[str, Any]:
     reactions: list[str] = []
     seen: set[str] = set()
     for message in transcript:
-        payload = message.payload or {}
-        if message.sender == Sender.CUSTOMER and question is None and not payload.get("button"):
+        record = TurnRecord.read(message.payload)
+        pressed = message.sender == Sender.CUSTOMER and bool(record.customer.button)
+        if message.sender == Sender.CUSTOMER and question is None and not pressed:
             question = message.text
-        kb = payload.get("kb") if message.sender == Sender.BOT else None
-        if isinstance(kb, dict):
-            for candidate in kb.get("candidates", [])[:3]:
-                key = f"{candidate.get('key')}:{kb.get('query')}"
+        kb = record.report.kb if message.sender == Sender.BOT else None
+        if kb is not None:
+            for candidate in kb.candidates[:3]:
+                key = f"{candidate.key}:{kb.query}"
                 if key in seen:
                     continue
                 seen.add(key)
                 articles.append(
                     {
-                        "key": candidate.get("key"),
-                        "title": candidate.get("title"),
-                        "score": candidate.get("score"),
-                        "decision": kb.get("decision"),
-                        "query": kb.get("query"),
+                        "key": candidate.key,
+                        "title": candidate.title,
+                        "score": candidate.score,
+                        "decision": kb.decision,
+                        "query": kb.query,
                     }
                 )
-        verdict = payload.get("feedback")
-        if isinstance(verdict, dict):
-            reactions.append(f"{'helpful' if verdict.get('helpful') else 'not helpful'}: {verdict.get('article')}")
-        if message.sender == Sender.CUSTOMER and payload.get("button"):
+        verdict = record.report.feedback
+        if verdict is not None:
+            reactions.append(f"{'helpful' if verdict.helpful else 'not helpful'}: {verdict.article}")
+        if pressed:
             reactions.append(f"pressed “{message.text}”")
     return {"question": question, "articles": articles, "reactions": reactions}

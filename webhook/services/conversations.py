@@ -3,10 +3,16 @@
 A channel hands over an :class:`InboundMessage`; the service stores it (before
 anything else happens), finds the customer's conversation, asks Rasa for the
 bot's turn with the conversation id as Rasa's sender id, applies what the
-custom actions reported (a handoff request, the articles shown) and stores the
-replies. Every stored message is published on the event bus, so widgets show
-it live and push channels (Telegram) deliver it from their outbox. Channels
-only translate to and from their wire format.
+custom actions reported (:mod:`webhook.domain.turns`) and stores the replies.
+Every stored message is published on the event bus (:mod:`webhook.services.posting`),
+so widgets show it live and push channels (Telegram) deliver it from their
+outbox. Channels only translate to and from their wire format.
+
+Each capability beside the turn has its own module: the survey and resolving
+(:mod:`~webhook.services.csat`), the handoff (:mod:`~webhook.services.handoff`),
+one customer across channels (:mod:`~webhook.services.linking`). What else
+happens after a bot turn (the deflection log, question learning) is done by the
+listeners registered with :meth:`ConversationService.listen`.
 """
 
 from __future__ import annotations
@@ -14,72 +20,94 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge_base.text import LANGUAGES, detect_language
-from webhook.domain import learning
+from knowledge_base.text import detect_language
 from webhook.domain.business_hours import BusinessHours
+from webhook.domain.delivery import awaits_delivery
 from webhook.domain.enums import Channel, ConversationStatus, Sender
 from webhook.domain.errors import BotUnavailable, MessageRejected, RasaUnavailable
-from webhook.domain.handoff import HandoffRules, frustration_trigger, rule_trigger
 from webhook.domain.messages import BotReply, InboundMessage, LocalAnswer, OnStored, Outcome, Stored
 from webhook.domain.phrases import attachment_name, phrase
-from webhook.runtime.events import AGENTS_TOPIC, MESSAGES_TOPIC, EventBus, LocalBus, conversation_topic
+from webhook.domain.policy import ConversationPolicy
+from webhook.domain.turns import ActionReport, BotTurn, CustomerRecord, Recorded, ServiceRecord, TurnRecord, reports
+from webhook.runtime.events import EventBus, LocalBus, conversation_topic
 from webhook.runtime.rasa_client import RasaClient
-from webhook.services.handoff import Desk
-from webhook.store import agents as agents_repo
+from webhook.services.csat import CsatSurvey
+from webhook.services.handoff import Desk, Handoff
+from webhook.services.linking import ArticleTitle, IdentityLocks, Linking
+from webhook.services.posting import Poster
 from webhook.store import conversations as repo
-from webhook.store import feedback, identities, suggestions
 from webhook.store.database import Database
 from webhook.store.identities import IssuedCode
-from webhook.store.schema import Conversation, Customer, User
+from webhook.store.schema import Conversation, User
 
 log = logging.getLogger(__name__)
 
 
+class TurnListener(Protocol):
+    """Something done after every bot turn, in the transaction that stores the turn's effects.
+
+    The listeners live in ``webhook/listeners/`` and ``webhook/app.py`` registers them. A
+    listener writes through ``session`` and never commits: the service commits once for all.
+    """
+
+    async def after_turn(self, session: AsyncSession, turn: BotTurn) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Received:
+    """A customer message just stored, and what its turn needs to know."""
+
+    conversation_id: str
+    message_id: int
+    status: ConversationStatus
+    language: str
+    written: bool  # typed by the customer, not a button's label or a command
+
+
 class ConversationService:
+    """Runs the customer's turns: store first, then the bot (or a person), then what the turn means."""
+
     def __init__(
         self,
         db: Database,
         rasa: RasaClient,
-        max_chars: int = 4000,
-        default_language: str = "en",
+        policy: ConversationPolicy | None = None,
+        *,
         bus: EventBus | None = None,
-        article_title: Callable[[str, str], str | None] | None = None,
-        link_ttl_s: int = 600,
-        rules: HandoffRules | None = None,
         desk: Desk | None = None,
-        csat_enabled: bool = True,
-        csat_questions: dict[str, str] | None = None,
-        deflection_window_h: float = 24.0,
-        learn_questions: bool = True,
+        article_title: ArticleTitle | None = None,
+        listeners: Iterable[TurnListener] = (),
     ) -> None:
         self.db = db
         self.rasa = rasa
-        self.max_chars = max_chars
-        self.default_language = default_language
+        self.policy = policy or ConversationPolicy()
         self.bus: EventBus = bus or LocalBus()
-        self.article_title = article_title  # a help article's title in a language, for "you were asking about"
-        self.link_ttl_s = link_ttl_s
-        self.rules = rules or HandoffRules()
-        self.desk = desk or Desk(BusinessHours())
-        self.csat_enabled = csat_enabled
-        self.csat_questions = {k: v for k, v in (csat_questions or {}).items() if v}
-        self.deflection_window_h = deflection_window_h
-        self.learn_questions = learn_questions  # suggest customers' phrasings to editors (webhook/domain/learning.py)
+        self.poster = Poster(db, self.bus)
+        self.csat = CsatSurvey(db, self.poster, self.policy)
+        self.handoff = Handoff(db, rasa, self.poster, desk or Desk(BusinessHours()), self.policy)
         # One turn at a time per customer identity in this worker, so replies keep their order.
-        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks: IdentityLocks = defaultdict(asyncio.Lock)
+        self.linking = Linking(db, self.poster, self._locks, self.policy, article_title)
+        self.transcripts = Transcripts(db)
+        self.listeners: list[TurnListener] = list(listeners)
+
+    def listen(self, listener: TurnListener) -> None:
+        """Run ``listener`` after every bot turn (``webhook/listeners/``)."""
+        self.listeners.append(listener)
 
     def validate(self, text: str) -> str:
         text = text.strip()
         if not text:
             raise MessageRejected("the message is empty")
-        if len(text) > self.max_chars:
-            raise MessageRejected(f"the message is longer than {self.max_chars} characters")
+        if len(text) > self.policy.max_chars:
+            raise MessageRejected(f"the message is longer than {self.policy.max_chars} characters")
         if "\x00" in text:
             raise MessageRejected("the message contains a NUL character")
         return text
@@ -93,17 +121,18 @@ class ConversationService:
         """
         text = inbound.text.strip() if inbound.attachment else self.validate(inbound.text)
         async with self._locks[(inbound.channel.value, inbound.external_id)]:
-            return await self._turn(inbound, text, on_stored, answer)
+            received = await self._store(inbound, text, on_stored)
+            if isinstance(received, Outcome):  # a survey answer, or a resend
+                return received
+            return await self._respond(inbound, text, received, answer)
 
-    async def _turn(
-        self, inbound: InboundMessage, text: str, on_stored: OnStored | None, answer: LocalAnswer | None
-    ) -> Outcome:
-        # 1. Store the customer's message first: whatever fails later, it is kept.
+    async def _store(self, inbound: InboundMessage, text: str, on_stored: OnStored | None) -> Outcome | _Received:
+        """Store the customer's message first: whatever fails later, it is kept."""
         async with self.db.session() as session:
             customer = await repo.find_or_create_customer(session, inbound.channel, inbound.external_id)
             if inbound.display_name and not customer.display_name:
                 customer.display_name = inbound.display_name[:200]
-            answered = await self._csat_answer(session, customer, inbound, text, on_stored)
+            answered = await self.csat.catch(session, customer, inbound, text, on_stored)
             if answered is not None:
                 return answered
             conversation = await repo.open_conversation(session, customer, inbound.channel)
@@ -111,55 +140,56 @@ class ConversationService:
                 earlier = await repo.find_by_client_id(session, conversation.id, inbound.client_message_id)
                 if earlier is not None:
                     return await self._resend(session, conversation, earlier.id, inbound, on_stored)
-            hint = conversation.language or inbound.language or customer.language or self.default_language
+            hint = conversation.language or inbound.language or customer.language or self.policy.default_language
             # A button's label or a command says nothing about the language the customer writes in.
             written = bool(text) and inbound.payload is None and not text.startswith("/")
-            lang = detect_language(text, default=hint) if written else hint
-            lang = lang or self.default_language
+            lang = (detect_language(text, default=hint) if written else hint) or self.policy.default_language
             conversation.language = customer.language = lang
-            payload = dict(inbound.extra or {})
-            if inbound.payload:
-                payload["button"] = inbound.payload  # what Rasa was given: a replay gives it again
-            if inbound.attachment:
-                payload["attachment"] = inbound.attachment
+            record = CustomerRecord(button=inbound.payload, attachment=inbound.attachment, extra=inbound.extra or {})
             message = repo.add_message(
                 session,
                 conversation,
                 Sender.CUSTOMER,
                 inbound.channel,
                 text or f"[{inbound.attachment.get('kind', 'file') if inbound.attachment else 'file'}]",
-                payload=payload or None,
+                payload=record.to_json() or None,
                 client_message_id=inbound.client_message_id,
                 external_id=inbound.external_message_id,
+                awaits_delivery=awaits_delivery(inbound.channel, Sender.CUSTOMER),
             )
             await session.commit()
-            conversation_id, message_id, status = conversation.id, message.id, conversation.status
-            await self._publish(conversation_id, [repo.StoredMessage.of(message)])
+            received = _Received(conversation.id, message.id, conversation.status, lang, written)
+            await self.poster.publish(received.conversation_id, [repo.StoredMessage.of(message)])
         if on_stored is not None:
-            await on_stored(Stored(conversation_id, message_id, duplicate=False))
+            await on_stored(Stored(received.conversation_id, received.message_id, duplicate=False))
+        return received
 
-        # 2. While the conversation waits for or is with an agent, the bot stays silent.
-        if status in (ConversationStatus.WAITING_FOR_AGENT, ConversationStatus.WITH_AGENT):
-            await self.bus.publish(AGENTS_TOPIC, {"type": "queue_changed", "conversation_id": conversation_id})
+    async def _respond(
+        self, inbound: InboundMessage, text: str, received: _Received, answer: LocalAnswer | None
+    ) -> Outcome:
+        conversation_id, message_id, lang = received.conversation_id, received.message_id, received.language
+        # While the conversation waits for or is with an agent, the bot stays silent.
+        if received.status in (ConversationStatus.WAITING_FOR_AGENT, ConversationStatus.WITH_AGENT):
+            await self.poster.queue_changed(conversation_id=conversation_id)
             return Outcome(conversation_id, message_id, lang, [])
-        # 3. A file the bot cannot read: say so, and keep it for an agent.
+        # A file the bot cannot read: say so, and keep it for an agent.
         if inbound.attachment:
             kind = attachment_name(str(inbound.attachment.get("kind", "other")), lang)
             reply = BotReply(phrase("unsupported_attachment", lang, kind=kind))
-            await self.post(conversation_id, inbound.channel, [reply], effects={"attachment_reply": True})
+            await self.post(conversation_id, inbound.channel, [reply], record=ServiceRecord(attachment_reply=True))
             return Outcome(conversation_id, message_id, lang, [reply])
-        # 4. A customer at the end of their tether goes to a person, not another bot answer.
-        if written and not answer:
-            previous_texts = await self._earlier_texts(conversation_id, message_id)
-            frustrated = frustration_trigger(self.rules, text, previous_texts)
+        # A customer at the end of their tether goes to a person, not another bot answer.
+        if received.written and not answer:
+            frustrated = self.handoff.frustrated(text, await self._earlier_texts(conversation_id, message_id))
             if frustrated is not None:
                 notice = BotReply(phrase("frustrated", lang))
-                await self.post(conversation_id, inbound.channel, [notice], effects={"frustration": frustrated[1]})
-                replies = await self.hand_off(conversation_id, *frustrated, channel=inbound.channel)
+                record = ServiceRecord(frustration=frustrated[1])
+                await self.post(conversation_id, inbound.channel, [notice], record=record)
+                replies = await self.handoff.hand_off(conversation_id, *frustrated, channel=inbound.channel)
                 return Outcome(conversation_id, message_id, lang, [notice, *replies])
         if answer is not None:
             replies = await answer(lang)
-            await self.post(conversation_id, inbound.channel, replies, effects={"command": text.split()[0]})
+            await self.post(conversation_id, inbound.channel, replies, record=ServiceRecord(command=text.split()[0]))
             return Outcome(conversation_id, message_id, lang, replies)
         return await self._bot_turn(conversation_id, message_id, inbound, text, lang)
 
@@ -173,8 +203,8 @@ class ConversationService:
     ) -> Outcome:
         """The same client message again: never stored twice; answered if it never was."""
         conversation_id, status = conversation.id, conversation.status
-        lang = conversation.language or self.default_language
-        replies, answered = await self._replies_after(session, conversation_id, message_id)
+        lang = conversation.language or self.policy.default_language
+        replies, answered = await _replies_after(session, conversation_id, message_id)
         await session.rollback()
         if on_stored is not None:
             await on_stored(Stored(conversation_id, message_id, duplicate=True))
@@ -195,14 +225,14 @@ class ConversationService:
         async with self.db.session() as session:
             owed = await repo.unanswered_messages(session, since)
             languages = {m.conversation_id: (await session.get(Conversation, m.conversation_id)) for m in owed}
-            langs = {cid: (c.language if c else None) or self.default_language for cid, c in languages.items()}
+            default = self.policy.default_language
+            langs = {cid: (c.language if c else None) or default for cid, c in languages.items()}
         answered = 0
         for message in owed:
-            if (message.payload or {}).get("attachment"):
+            kept = CustomerRecord.read(message.payload)
+            if kept.attachment:
                 continue
-            inbound = InboundMessage(
-                Channel(message.channel), "", message.text, payload=(message.payload or {}).get("button")
-            )
+            inbound = InboundMessage(Channel(message.channel), "", message.text, payload=kept.button)
             try:
                 await self._bot_turn(
                     message.conversation_id, message.id, inbound, message.text, langs[message.conversation_id]
@@ -232,221 +262,103 @@ class ConversationService:
 
         # Store the replies and apply what the actions reported. The first reply of the
         # turn carries the actions' records (search decision and scores, feedback, handoff).
-        replies, effects = _parse_rasa_output(raw)
+        replies, report = _parse_rasa_output(raw)
+        record = TurnRecord(report=report)
         if not replies:
             log.error("conversation %s: Rasa produced no reply to message %s", conversation_id, message_id)
             replies = [BotReply(phrase("no_reply", lang))]
-            effects["error"] = "no_reply"
-        await self.post(conversation_id, inbound.channel, replies, effects=effects)
-        replies += await self._apply(conversation_id, effects, inbound.channel, lang)
+            record = TurnRecord(report=report, service=ServiceRecord(error="no_reply"))
+        await self.post(conversation_id, inbound.channel, replies, record=record)
+        replies += await self._apply(conversation_id, report, inbound.channel, lang)
         return Outcome(conversation_id, message_id, lang, replies)
 
-    async def _apply(
-        self, conversation_id: str, effects: dict[str, Any], channel: Channel, lang: str
-    ) -> list[BotReply]:
-        """What a bot turn means beyond its words: deflections, resolution, handoff."""
-        kb = effects.get("kb") or {}
-        verdict = effects.get("feedback") or {}
+    async def _apply(self, conversation_id: str, report: ActionReport, channel: Channel, lang: str) -> list[BotReply]:
+        """What a bot turn means beyond its words: the listeners' records, then resolution or handoff."""
         async with self.db.session() as session:
             conversation = await session.get(Conversation, conversation_id)
             assert conversation is not None
-            # "About the same topic": the article answered, or one of those offered to choose from.
-            if kb.get("answered"):
-                topics = {str(kb["answered"])}
-            elif kb.get("decision") == "clarify":
-                topics = {str(c.get("key")) for c in kb.get("candidates", [])[:3]}
-            else:
-                topics = set()
-            await feedback.revert_recontacts(
-                session, conversation.customer_id, conversation_id, topics, self.deflection_window_h
-            )
-            if kb.get("answered"):
-                await feedback.record_answer(session, conversation, str(kb["answered"]), channel, lang)
-            if verdict.get("helpful") is True:
-                await feedback.confirm(session, conversation_id)
-            elif verdict.get("helpful") is False:
-                await feedback.revert(session, conversation_id, "not_helpful")
-            records = [m.payload for m in await repo.messages_after(session, conversation_id) if m.payload]
-            if self.learn_questions:
-                for found in learning.evidence(effects, records):
-                    await suggestions.record(session, found, conversation_id)
+            history = tuple(reports(m.payload for m in await repo.messages_after(session, conversation_id)))
+            turn = BotTurn(conversation_id, conversation.customer_id, channel, lang, report, history)
+            for listener in self.listeners:
+                await listener.after_turn(session, turn)
             await session.commit()
-        if verdict.get("helpful") is True:
-            return await self.resolve(conversation_id, resolver="bot")
-        if "handoff" in effects:
-            handoff = effects["handoff"]
-            return await self.hand_off(
-                conversation_id, str(handoff.get("reason", "customer_request")), handoff, channel=channel
-            )
-        triggered = rule_trigger(self.rules, records)
-        if triggered is not None:
-            return await self.hand_off(conversation_id, *triggered, channel=channel)
-        return []
-
-    async def hand_off(
-        self, conversation_id: str, reason: str, detail: dict[str, Any] | None = None, channel: Channel | None = None
-    ) -> list[BotReply]:
-        """Queue the conversation for a person and tell the customer where they stand."""
-        async with self.db.session() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None or conversation.status != ConversationStatus.BOT:
-                return []
-            staffed = await self.desk.staffed(session)
-            await agents_repo.enqueue(session, conversation, reason, detail, ticket=not staffed)
-            await feedback.revert(session, conversation_id, "handoff")
-            position = await agents_repo.queue_position(session, conversation)
-            lang = conversation.language or self.default_language
-            await session.commit()
-        await self.rasa.append_events(conversation_id, [{"event": "pause"}])
-        if staffed:
-            notice = BotReply(phrase("queued", lang, position=position))
-        else:
-            notice = BotReply(phrase("offline", lang, hours=self.desk.hours.describe()))
-        await self.post(
-            conversation_id,
-            channel,
-            [notice],
-            sender=Sender.SYSTEM,
-            effects={"handoff_notice": reason, "ticket": not staffed},
-        )
-        await self.bus.publish(AGENTS_TOPIC, {"type": "queue_changed", "new": [conversation_id]})
-        return [notice]
-
-    async def resolve(self, conversation_id: str, resolver: str, agent: User | None = None) -> list[BotReply]:
-        """Close the conversation (the bot's answer helped, or an agent is done) and ask for a rating."""
-        async with self.db.session() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None or conversation.status == ConversationStatus.RESOLVED:
-                return []
-            conversation.status = ConversationStatus.RESOLVED
-            conversation.resolved_at = datetime.now(UTC)
-            conversation.resolved_by = resolver
-            agents_repo.add_event(session, conversation_id, "resolved", agent.username if agent else "bot")
-            lang = conversation.language or self.default_language
-            channel = conversation.last_channel or Channel.WEB
-            asked = None
-            if self.csat_enabled:
-                asked = await feedback.ask_csat(
-                    session, conversation, resolver, agent.id if agent else None, channel, lang
-                )
-            await session.commit()
-        replies: list[BotReply] = []
-        if resolver == "agent":
-            replies.append(BotReply(phrase("resolved", lang)))
-        if asked is not None:
-            question = self.csat_questions.get(lang) or phrase("csat_question", lang)
-            replies.append(BotReply(question, [{"title": str(n), "payload": f"csat:{n}"} for n in range(1, 6)]))
-        if replies:
-            await self.post(conversation_id, channel, replies, effects={"resolved": resolver})
-        await self.bus.publish(AGENTS_TOPIC, {"type": "queue_changed", "conversation_id": conversation_id})
-        return replies
-
-    async def _csat_answer(
-        self,
-        session: AsyncSession,
-        customer: Customer,
-        inbound: InboundMessage,
-        text: str,
-        on_stored: OnStored | None,
-    ) -> Outcome | None:
-        """A rating (``csat:N``) or the optional comment after it, for the customer's open CSAT question."""
-        is_rating = bool(inbound.payload and inbound.payload.startswith("csat:"))
-        if not is_rating and (inbound.payload or inbound.attachment or text.startswith("/")):
-            return None
-        pending = await feedback.open_csat(session, customer.id)
-        if pending is None or (not is_rating and not pending.awaiting_comment):
-            return None
-        conversation = await session.get(Conversation, pending.conversation_id)
-        assert conversation is not None
-        lang = pending.language
-        message = repo.add_message(
-            session,
-            conversation,
-            Sender.CUSTOMER,
-            inbound.channel,
-            text,
-            payload={"csat": inbound.payload or "comment"},
-            client_message_id=inbound.client_message_id,
-        )
-        now = datetime.now(UTC)
-        if is_rating:
-            choice = (inbound.payload or "")[5:]
-            if choice.isdigit() and 1 <= int(choice) <= 5 and pending.rating is None:
-                pending.rating, pending.answered_at, pending.awaiting_comment = int(choice), now, True
-                reply = BotReply(
-                    phrase("csat_comment", lang), [{"title": phrase("csat_skip", lang), "payload": "csat:skip"}]
-                )
-            else:  # "skip", or a second press
-                pending.awaiting_comment = False
-                reply = BotReply(phrase("csat_thanks", lang))
-        else:
-            pending.comment, pending.awaiting_comment = text[:4000], False
-            reply = BotReply(phrase("csat_thanks", lang))
-        await session.commit()
-        conversation_id, message_id = conversation.id, message.id
-        await self._publish(conversation_id, [repo.StoredMessage.of(message)])
-        if on_stored is not None:
-            await on_stored(Stored(conversation_id, message_id, duplicate=False))
-        await self.post(conversation_id, inbound.channel, [reply], effects={"csat": "reply"})
-        return Outcome(conversation_id, message_id, lang, [reply])
+        if report.feedback is not None and report.feedback.helpful:
+            return await self.csat.resolve(conversation_id, resolver="bot")
+        return await self.handoff.after_turn(conversation_id, report, history, channel)
 
     async def _earlier_texts(self, conversation_id: str, before_id: int) -> list[str]:
         async with self.db.session() as session:
             messages = await repo.messages_after(session, conversation_id)
         return [m.text for m in messages if m.sender == Sender.CUSTOMER and m.id < before_id][-3:]
 
+    # -- the capabilities beside the turn, under the names the channels and agents use ------
     async def post(
         self,
         conversation_id: str,
         channel: Channel | None,
         replies: Iterable[BotReply],
         sender: Sender = Sender.BOT,
-        effects: dict[str, Any] | None = None,
+        record: Recorded | None = None,
         author: str | None = None,
     ) -> list[repo.StoredMessage]:
-        """Store outgoing messages (on ``channel``, else the one the customer used last) and publish them.
+        """Store outgoing messages and publish them (:meth:`Poster.post`)."""
+        return await self.poster.post(conversation_id, channel, replies, sender, record, author)
 
-        ``effects`` (the actions' records) go with the first message.
-        """
-        async with self.db.session() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None:
-                raise LookupError(f"no conversation {conversation_id}")
-            target = channel or conversation.last_channel or Channel.WEB
-            added = []
-            for i, reply in enumerate(replies):
-                payload = (effects or None) if i == 0 else None
-                added.append(
-                    repo.add_message(
-                        session, conversation, sender, target, reply.text, reply.buttons, payload, author=author
-                    )
-                )
-            await session.commit()
-            stored = [repo.StoredMessage.of(m) for m in added]
-        await self._publish(conversation_id, stored)
-        return stored
+    async def hand_off(
+        self,
+        conversation_id: str,
+        reason: str,
+        detail: Mapping[str, Any] | None = None,
+        channel: Channel | None = None,
+    ) -> list[BotReply]:
+        """Queue the conversation for a person (:meth:`Handoff.hand_off`)."""
+        return await self.handoff.hand_off(conversation_id, reason, detail, channel)
 
-    async def _publish(self, conversation_id: str, messages: list[repo.StoredMessage]) -> None:
-        for message in messages:
-            event = {"type": "message", "message": message.as_json()}
-            await self.bus.publish(conversation_topic(conversation_id), event)
-            await self.bus.publish(MESSAGES_TOPIC, event)
+    async def resolve(self, conversation_id: str, resolver: str, agent: User | None = None) -> list[BotReply]:
+        """Close the conversation and ask for a rating (:meth:`CsatSurvey.resolve`)."""
+        return await self.csat.resolve(conversation_id, resolver, agent)
 
-    async def _replies_after(
-        self, session: AsyncSession, conversation_id: str, message_id: int
-    ) -> tuple[list[BotReply], bool]:
-        """The bot messages that answered ``message_id``, and whether anything did."""
-        replies = []
-        answered = False
-        for m in await repo.messages_after(session, conversation_id, message_id):
-            if m.sender == Sender.CUSTOMER:
-                break
-            answered = True
-            if m.sender == Sender.BOT:
-                replies.append(BotReply(m.text, m.buttons))
-        return replies, answered
+    async def issue_link(self, channel: Channel, external_id: str, target: Channel) -> IssuedCode:
+        return await self.linking.issue_link(channel, external_id, target)
 
-    # -- reading ---------------------------------------------------------------------
+    async def redeem_link(
+        self,
+        code: str,
+        channel: Channel,
+        external_id: str,
+        language: str | None = None,
+        display_name: str | None = None,
+    ) -> str:
+        return await self.linking.redeem_link(code, channel, external_id, language, display_name)
+
+    async def identify(self, channel: Channel, external_id: str, user_key: str, display_name: str | None) -> str:
+        return await self.linking.identify(channel, external_id, user_key, display_name)
+
+    # -- reading, for the channels (:class:`Transcripts`) --------------------------------
+    async def transcript(
+        self, channel: Channel, external_id: str, after_id: int = 0
+    ) -> tuple[str | None, list[repo.StoredMessage]]:
+        return await self.transcripts.transcript(channel, external_id, after_id)
+
+    async def current_conversation_id(self, channel: Channel, external_id: str) -> str | None:
+        return await self.transcripts.current_conversation_id(channel, external_id)
+
+    async def button(self, channel: Channel, external_id: str, message_id: int, index: int) -> dict[str, str] | None:
+        return await self.transcripts.button(channel, external_id, message_id, index)
+
+    async def language_of(self, channel: Channel, external_id: str) -> str | None:
+        return await self.transcripts.language_of(channel, external_id)
+
+    async def set_language(self, channel: Channel, external_id: str, lang: str) -> None:
+        await self.transcripts.set_language(channel, external_id, lang)
+
+
+class Transcripts:
+    """What a channel reads about a customer: their conversation's messages, a button, their language."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
     async def transcript(
         self, channel: Channel, external_id: str, after_id: int = 0
     ) -> tuple[str | None, list[repo.StoredMessage]]:
@@ -489,69 +401,6 @@ class ConversationService:
             customer = await repo.find_customer(session, channel, external_id)
             return None if customer is None else customer.language
 
-    # -- one customer across channels ------------------------------------------------
-    async def issue_link(self, channel: Channel, external_id: str, target: Channel) -> IssuedCode:
-        """A one-time code with which ``target`` joins this identity's customer and conversation."""
-        async with self.db.session() as session:
-            customer = await repo.find_or_create_customer(session, channel, external_id)
-            conversation = await repo.current_conversation(session, customer.id)
-            issued = await identities.issue_link_code(session, customer, conversation, target, self.link_ttl_s)
-            await session.commit()
-            return issued
-
-    async def redeem_link(
-        self,
-        code: str,
-        channel: Channel,
-        external_id: str,
-        language: str | None = None,
-        display_name: str | None = None,
-    ) -> str:
-        """Join ``external_id`` to the customer who made ``code``; greet them with where they left off.
-
-        Returns the conversation id; raises :class:`LinkError` for a bad code.
-        """
-        async with self._locks[(channel.value, external_id)], self.db.session() as session:
-            link = await identities.redeem_link_code(session, code, channel, external_id)
-            customer = await session.get(Customer, link.customer_id)
-            assert customer is not None
-            keep = await session.get(Conversation, link.conversation_id) if link.conversation_id else None
-            if keep is not None and keep.status == ConversationStatus.RESOLVED:
-                keep = None
-            kept = await identities.attach_identity(session, customer, channel, external_id, keep)
-            if kept is None:
-                kept = await repo.open_conversation(session, customer, channel)
-            kept.last_channel = channel
-            if display_name and not customer.display_name:
-                customer.display_name = display_name[:200]
-            if not kept.language and language in LANGUAGES:
-                kept.language = language
-            topic = await self._topic(session, kept)
-            lang = kept.language or self.default_language
-            conversation_id = kept.id
-            await session.commit()
-        text = phrase("welcome_back_topic", lang, topic=topic) if topic else phrase("welcome_back", lang)
-        await self.post(conversation_id, channel, [BotReply(text)], effects={"linked": channel.value})
-        return conversation_id
-
-    async def identify(self, channel: Channel, external_id: str, user_key: str, display_name: str | None) -> str:
-        """A verified user id from the host site: every identity presenting it joins one customer."""
-        async with self._locks[(channel.value, external_id)], self.db.session() as session:
-            session_customer = await repo.find_or_create_customer(session, channel, external_id)
-            user_customer = await repo.find_customer(session, channel, user_key)
-            if user_customer is None:
-                await identities.attach_identity(session, session_customer, channel, user_key, None)
-                target = session_customer
-            elif user_customer.id != session_customer.id:
-                await identities.merge_customers(session, session_customer, user_customer, None)
-                target = user_customer
-            else:
-                target = user_customer
-            if display_name:
-                target.display_name = display_name[:200]
-            await session.commit()
-            return target.id
-
     async def set_language(self, channel: Channel, external_id: str, lang: str) -> None:
         """The customer chose a language: it decides fa/ar and is the default when text gives no clue."""
         async with self.db.session() as session:
@@ -562,34 +411,27 @@ class ConversationService:
                 conversation.language = lang
             await session.commit()
 
-    async def _topic(self, session: AsyncSession, conversation: Conversation) -> str | None:
-        """What the customer was asking about: the last article answered, else their last question."""
-        messages = await repo.messages_after(session, conversation.id)
-        lang = conversation.language or self.default_language
-        for message in reversed(messages):
-            kb = (message.payload or {}).get("kb") if message.sender == Sender.BOT else None
-            if isinstance(kb, dict) and kb.get("answered"):
-                key = str(kb["answered"])
-                title = self.article_title(key, lang) if self.article_title else None
-                if title is None:
-                    title = next((c["title"] for c in kb.get("candidates", []) if c.get("key") == key), None)
-                if title:
-                    return str(title)
-        for message in reversed(messages):
-            if message.sender == Sender.CUSTOMER and not (message.payload or {}).get("attachment"):
-                text = message.text.strip()
-                return text if len(text) <= 80 else text[:79] + "…"
-        return None
+
+async def _replies_after(session: AsyncSession, conversation_id: str, message_id: int) -> tuple[list[BotReply], bool]:
+    """The bot messages that answered ``message_id``, and whether anything did."""
+    replies = []
+    answered = False
+    for m in await repo.messages_after(session, conversation_id, message_id):
+        if m.sender == Sender.CUSTOMER:
+            break
+        answered = True
+        if m.sender == Sender.BOT:
+            replies.append(BotReply(m.text, m.buttons))
+    return replies, answered
 
 
-def _parse_rasa_output(raw: list[dict[str, Any]]) -> tuple[list[BotReply], dict[str, Any]]:
-    """Split Rasa's REST output into visible replies and the actions' side-channel data."""
+def _parse_rasa_output(raw: list[dict[str, Any]]) -> tuple[list[BotReply], ActionReport]:
+    """Split Rasa's REST output into visible replies and what the actions reported (their custom JSON)."""
     replies: list[BotReply] = []
-    effects: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
     for item in raw:
-        custom = item.get("custom")
-        if isinstance(custom, dict):
-            effects.update(custom)
+        if isinstance(item.get("custom"), dict):
+            custom.update(item["custom"])
         text = item.get("text")
         buttons = [
             {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
@@ -598,4 +440,4 @@ def _parse_rasa_output(raw: list[dict[str, Any]]) -> tuple[list[BotReply], dict[
         ]
         if text or buttons:
             replies.append(BotReply(str(text or ""), buttons))
-    return replies, effects
+    return replies, ActionReport.read(custom)

@@ -147,7 +147,9 @@ def add_message(
     client_message_id: str | None = None,
     author: str | None = None,
     external_id: str | None = None,
+    awaits_delivery: bool = False,
 ) -> Message:
+    """Add a message; one that ``awaits_delivery`` (``webhook/domain/delivery.py``) is stored undelivered."""
     message = Message(
         conversation_id=conversation.id,
         sender=sender,
@@ -158,8 +160,7 @@ def add_message(
         client_message_id=client_message_id,
         author=author,
         external_id=external_id,
-        # Only push channels have an outbox; the web reads the store.
-        delivered_at=None if channel == Channel.TELEGRAM and sender != Sender.CUSTOMER else datetime.now(UTC),
+        delivered_at=None if awaits_delivery else datetime.now(UTC),
     )
     session.add(message)
     conversation.updated_at = datetime.now(UTC)

@@ -52,14 +52,19 @@ async def open_csat(session: AsyncSession, customer_id: str, max_age_h: float = 
 
 # -- deflections ----------------------------------------------------------------------
 async def record_answer(
-    session: AsyncSession, conversation: Conversation, article: str, channel: Channel | None, language: str | None
+    session: AsyncSession,
+    conversation_id: str,
+    customer_id: str,
+    article: str,
+    channel: Channel | None,
+    language: str | None,
 ) -> Deflection:
     """The bot answered with ``article``: the conversation counts as an assumed deflection (unless reverted)."""
-    row = await session.scalar(select(Deflection).where(Deflection.conversation_id == conversation.id))
+    row = await session.scalar(select(Deflection).where(Deflection.conversation_id == conversation_id))
     if row is None:
         row = Deflection(
-            conversation_id=conversation.id,
-            customer_id=conversation.customer_id,
+            conversation_id=conversation_id,
+            customer_id=customer_id,
             status=DeflectionStatus.ASSUMED,
             articles=[article],
             channel=channel,

@@ -18,7 +18,7 @@ The definitions are documented in ``docs/agents.md`` ("Metrics").
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVarTuple
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.text import normalize
 from webhook.domain.enums import Channel, DeflectionStatus, Sender
+from webhook.domain.turns import ActionReport
 from webhook.store.metrics_figures import (
     AgentFigures,
     AgentRating,
@@ -401,15 +402,12 @@ async def _tally_csat(session: AsyncSession, scope: Scope) -> _CsatTally:
 # -- content gaps ------------------------------------------------------------------------------
 def declined_query(payload: Any) -> str | None:
     """The customer's question when a bot message records a knowledge-base decline, else None."""
-    if not isinstance(payload, dict):
+    if not isinstance(payload, Mapping):
         return None
-    record = payload.get("kb")
-    if not isinstance(record, dict) or record.get("decision") != "decline":
+    record = ActionReport.read(payload).kb
+    if record is None or record.decision != "decline" or record.query is None:
         return None
-    query = record.get("query")
-    if not isinstance(query, str):
-        return None
-    return query.strip() or None
+    return record.query.strip() or None
 
 
 @dataclass
