@@ -21,6 +21,7 @@ from webhook.domain.messages import InboundMessage
 from webhook.domain.policy import ConversationPolicy
 from webhook.listeners.deflections import DeflectionLog
 from webhook.runtime.rasa_client import RasaClient
+from webhook.services.agent_records import Packet
 from webhook.services.agents import AgentService
 from webhook.services.conversations import ConversationService
 from webhook.services.handoff import Desk
@@ -148,7 +149,7 @@ async def test_two_agents_racing_for_one_conversation_exactly_one_wins(service, 
     results = await asyncio.gather(
         agents.claim(outcome.conversation_id, ana), agents.claim(outcome.conversation_id, ben), return_exceptions=True
     )
-    assert sum(isinstance(r, dict) for r in results) == 1
+    assert sum(isinstance(r, Packet) for r in results) == 1
     assert sum(isinstance(r, Conflict) for r in results) == 1
     owner = (await conversation(db, outcome.conversation_id)).agent_id
     assert owner in (ana.id, ben.id)
@@ -160,17 +161,17 @@ async def test_agent_owns_replies_bot_is_silent_then_gives_back_with_context(ser
     handed = await service.handle(web(session_id, "Talk to a person", payload="/request_human"))
     agent = await make_agent(db, "carla")
     packet = await agents.claim(handed.conversation_id, agent)
-    assert packet["conversation"]["status"] == "with_agent" and packet["reason"] == "customer_request"
-    assert packet["summary"]["question"] == "How do I return an item?"
-    assert packet["summary"]["articles"][0]["key"] == "return-an-item"
+    assert packet.conversation.status == "with_agent" and packet.reason == "customer_request"
+    assert packet.summary.question == "How do I return an item?"
+    assert packet.summary.articles[0].key == "return-an-item"
 
     quiet = await service.handle(web(session_id, "is anyone there?"))
     assert quiet.replies == []  # the bot says nothing while an agent owns the conversation
     sent = await agents.reply(handed.conversation_id, agent, "Hi, I'm Carla. Let me check that for you.")
-    assert sent["sender"] == "agent" and sent["author"] == "Carla"
+    assert sent.sender == "agent" and sent.author == "Carla"
     note = await agents.note(handed.conversation_id, agent, "customer seems in a hurry")
     _, visible = await service.transcript(Channel.WEB, session_id)
-    assert note["text"] not in [m.text for m in visible]  # notes never reach the customer
+    assert note.text not in [m.text for m in visible]  # notes never reach the customer
 
     await agents.release(handed.conversation_id, agent)
     assert stack.tracker(handed.conversation_id)["paused"] is False

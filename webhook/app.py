@@ -4,37 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from http import HTTPStatus
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from markdown_it import MarkdownIt
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.datastructures import State
 
 from actions import context as action_context
 from knowledge_base.articles import ArticleSet, load_markdown_dir
 from knowledge_base.calibration import load_thresholds, load_weights
 from knowledge_base.search import KnowledgeBase, Thresholds
-from webhook.api.agent_conversations import agent_conversations_router, agent_socket
-from webhook.api.articles import editor_router
-from webhook.api.metrics import metrics_router
-from webhook.api.sign_in import agent_router
+from webhook.api import (
+    agent_conversations,
+    agent_socket,
+    articles,
+    health,
+    knowledge,
+    optimise,
+    sign_in,
+    suggestions,
+)
+from webhook.api import metrics as metrics_api
+from webhook.api.errors import install_error_handlers
 from webhook.channels import rasa_actions, telegram, web
 from webhook.domain.business_hours import BusinessHours
 from webhook.domain.handoff import HandoffRules
 from webhook.domain.policy import ConversationPolicy
 from webhook.listeners.deflections import DeflectionLog
 from webhook.listeners.question_learning import QuestionLearning
-from webhook.pages.console import agent_console_router
-from webhook.pages.help import help_router
+from webhook.pages import console
+from webhook.pages import help as help_pages
+from webhook.pages import metrics as metrics_page
+from webhook.pages.deps import PAGES, build_templates
 from webhook.runtime.events import EventBus, create_bus
 from webhook.runtime.rasa_client import RasaClient
 from webhook.services.agents import AgentService
@@ -48,7 +51,6 @@ from webhook.store import articles as article_store
 from webhook.store.database import Database, migrate
 
 log = logging.getLogger(__name__)
-PAGES = Path(__file__).resolve().parent / "pages"
 
 
 async def seed_articles(settings: Settings, db: Database) -> ArticleSet:
@@ -122,69 +124,87 @@ def conversation_service(
     return service
 
 
-def _templates() -> Jinja2Templates:
-    templates = Jinja2Templates(directory=PAGES / "templates")
-    markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
-    templates.env.filters["markdown"] = markdown.render
-    return templates
+def _build_services(state: State, settings: Settings) -> None:
+    """The services over the parts already on ``state`` (database, knowledge base, Rasa client, bus)."""
+    db, kb, bus = state.db, state.knowledge_base, state.bus
+    state.conversations = conversation_service(settings, db, state.rasa, bus, kb)
+    state.agents = AgentService(state.conversations, settings.agent_online_window_s)
+    state.articles = ArticleService(
+        db,
+        kb,
+        settings.kb_index_dir,
+        bus=bus,
+        reconcile_s=settings.kb_reconcile_s,
+        calibration_file=settings.kb_calibration_file,
+    )
+    state.optimiser = Optimiser(kb, settings, bus, state.articles.origin)
+    state.articles.on_model_change = state.optimiser.follow
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+async def _start(state: State, settings: Settings) -> None:
+    """Migrate the database, load the knowledge base, connect Rasa and the bus, then start the services and channels."""
+    await asyncio.to_thread(migrate, settings.database_url)
+    state.db = Database(settings.database_url)
+    state.knowledge_base = await load_knowledge_base(settings, state.db)
+    link_base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    action_context.configure(action_context.ActionContext(state.knowledge_base, link_base))
+    state.rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_s)
+    state.bus = create_bus(settings.redis_url)
+    await state.bus.start()
+    _build_services(state, settings)
+    await state.articles.start()
+    state.telegram = None
+    if settings.telegram_bot_token:
+        state.telegram = telegram.TelegramChannel(settings, state.conversations, state.db)
+        await state.telegram.start()
 
+
+async def _stop(state: State) -> None:
+    """Stop in the reverse order: channels, services, then the connections."""
+    if state.telegram is not None:
+        await state.telegram.stop()
+    await state.optimiser.close()
+    await state.articles.stop()
+    action_context.configure(None)
+    await state.rasa.close()
+    await state.bus.close()
+    await state.db.dispose()
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(migrate, settings.database_url)
-        db = Database(settings.database_url)
-        kb = await load_knowledge_base(settings, db)
-        link_base = settings.public_url or f"http://{settings.host}:{settings.port}"
-        action_context.configure(action_context.ActionContext(kb, link_base))
-        rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_s)
-        bus = create_bus(settings.redis_url)
-        await bus.start()
-        app.state.settings = settings
-        app.state.db = db
-        app.state.knowledge_base = kb
-        app.state.rasa = rasa
-        app.state.bus = bus
-        app.state.conversations = conversation_service(settings, db, rasa, bus, kb)
-        app.state.agents = AgentService(app.state.conversations, settings.agent_online_window_s)
-        app.state.articles = ArticleService(
-            db,
-            kb,
-            settings.kb_index_dir,
-            bus=bus,
-            reconcile_s=settings.kb_reconcile_s,
-            calibration_file=settings.kb_calibration_file,
-        )
-        app.state.optimiser = Optimiser(kb, settings, bus, app.state.articles.origin)
-        app.state.articles.on_model_change = app.state.optimiser.follow
-        await app.state.articles.start()
-        app.state.telegram = None
-        if settings.telegram_bot_token:
-            app.state.telegram = telegram.TelegramChannel(settings, app.state.conversations, db)
-            await app.state.telegram.start()
-        recovery = asyncio.create_task(_answer_unanswered(rasa, app.state.conversations), name="recovery")
+        await _start(app.state, settings)
+        recovery = asyncio.create_task(_answer_unanswered(app.state.rasa, app.state.conversations), name="recovery")
         try:
             yield
         finally:
             recovery.cancel()
-            if app.state.telegram is not None:
-                await app.state.telegram.stop()
-            await app.state.optimiser.close()
-            await app.state.articles.stop()
-            action_context.configure(None)
-            await rasa.close()
-            await bus.close()
-            await db.dispose()
+            await _stop(app.state)
 
-    app = FastAPI(
-        title="Larkspur self-service support",
-        description="Customer chat, the Rasa action endpoint and the help centre.",
-        version="0.1.0",
-        lifespan=lifespan,
-    )
-    templates = _templates()
+    return lifespan
+
+
+ROUTERS = (
+    web.router,
+    telegram.router,
+    help_pages.router,
+    knowledge.router,
+    optimise.router,
+    suggestions.router,
+    articles.router,
+    sign_in.router,
+    agent_conversations.router,
+    agent_socket.router,
+    metrics_api.router,
+    metrics_page.router,
+    console.router,
+    rasa_actions.router,
+    health.router,
+)
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # The widget runs on other sites: its REST calls are cross-origin (no cookies are involved).
     app.add_middleware(
         CORSMiddleware,
@@ -192,50 +212,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type"],
     )
-    app.mount("/static", StaticFiles(directory=PAGES / "static"), name="static")
-    app.state.templates = templates
-    app.include_router(web.router)
-    app.include_router(telegram.router)
-    app.include_router(help_router(templates))
-    app.include_router(editor_router())
-    app.include_router(agent_router())
-    app.include_router(agent_conversations_router())
-    app.add_api_websocket_route("/ws/agent", agent_socket)
-    app.include_router(metrics_router(templates))
-    app.include_router(agent_console_router(templates))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app: routers, middleware, static files and error handlers now; the services start with its lifespan."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Larkspur self-service support",
+        description="Customer chat, the Rasa action endpoint and the help centre.",
+        version="0.1.0",
+        lifespan=_lifespan(settings),
+    )
+    app.state.settings = settings
+    app.state.templates = build_templates()
     app.state.action_executor = rasa_actions.build_executor()
-    app.include_router(rasa_actions.router)
-
-    @app.get("/health", tags=["operations"])
-    async def health(request: Request) -> dict[str, object]:
-        """Ready once the knowledge base is loaded; says whether Rasa answers."""
-        state = request.app.state
-        return {
-            "status": "ok",
-            "articles": len(state.knowledge_base.articles),
-            "rasa": await state.rasa.ready(),
-        }
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        """API errors share one shape: {"error": code, "detail": text}. Pages keep the default."""
-        if not request.url.path.startswith("/api/"):
-            return await http_exception_handler(request, exc)  # type: ignore[return-value]
-        if exc.status_code == 400 and "json" in request.headers.get("content-type", ""):
-            # FastAPI's "error parsing the body": the bytes are not UTF-8
-            return JSONResponse({"error": "malformed_json", "detail": "the body is not valid UTF-8 JSON"}, 400)
-        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
-        return JSONResponse({"error": code, "detail": exc.detail}, exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return JSONResponse({"error": "malformed_json", "detail": "the body is not valid JSON"}, status_code=400)
-        detail = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg")}
-            for e in errors
-        ]
-        return JSONResponse({"error": "invalid_request", "detail": detail}, status_code=422)
-
+    _add_middleware(app, settings)
+    app.mount("/static", StaticFiles(directory=PAGES / "static"), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    install_error_handlers(app)
     return app

@@ -1,8 +1,7 @@
-"""The admins' metrics: ``GET /api/metrics`` (JSON) and the ``/metrics`` page with charts.
+"""The admins' metrics: ``GET /api/metrics`` (JSON); the page with charts is ``webhook/pages/metrics.py``.
 
 The figures come from :mod:`webhook.store.metrics`; this module only reads and checks
-the filters. The page is a shell: its script (``static/metrics.js``) fetches the JSON
-with the console's cookie, so the page and the API can never disagree.
+the filters.
 """
 
 from __future__ import annotations
@@ -10,20 +9,26 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 
-from webhook.api.deps import database_of, require_role, settings_of, user_from_request
-from webhook.domain.enums import Role
+from webhook.api.deps import AdminUser, SessionDep, SettingsDep
 from webhook.store.metrics import compute_metrics
-from webhook.store.schema import User
+from webhook.store.metrics_figures import (
+    AgentFigures,
+    ContentGap,
+    CsatFigures,
+    DayFigures,
+    DeflectionFigures,
+    HandoffFigures,
+)
 
 DEFAULT_DAYS = 30
 # One bounded scan: a page of metrics is about weeks or months, not the whole history at once.
 MAX_DAYS = 366
-LOGIN_URL = "/agent/login?next=/metrics"
+
+router = APIRouter(tags=["metrics"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "not signed in"},
@@ -69,57 +74,58 @@ def parse_range(start: str | None, end: str | None, now: datetime) -> tuple[date
     return lower, upper
 
 
-def metrics_router(templates: Jinja2Templates) -> APIRouter:
-    router = APIRouter(tags=["metrics"])
+class MetricsRange(BaseModel):
+    """What the figures are about: conversations created in [from, to), on that channel and in that language."""
 
-    @router.get("/api/metrics", responses=_ERRORS)
-    async def metrics(
-        request: Request,
-        start: str | None = Query(
-            None, alias="from", description="ISO date or datetime (UTC unless it has an offset); default: 30 days ago"
-        ),
-        end: str | None = Query(
-            None, alias="to", description="ISO date (that whole day is included) or datetime (excluded); default: now"
-        ),
-        channel: str | None = Query(None, pattern="^(web|telegram)?$", description="where the conversation started"),
-        lang: str | None = Query(None, pattern="^(en|fa|ar)?$", description="the conversation's language"),
-        _admin: User = Depends(require_role(Role.ADMIN)),
-    ) -> dict[str, Any]:
-        """Deflection, handoffs, CSAT, agents' response times, content gaps and a daily series.
+    from_: str = Field(alias="from", description="ISO 8601, UTC")
+    to: str = Field(description="ISO 8601, UTC; excluded")
+    channel: str | None
+    lang: str | None
+    deflection_window_h: float
+    generated_at: str
 
-        About the conversations created in [from, to); the definitions are in docs/agents.md ("Metrics").
-        """
-        now = datetime.now(UTC)
-        lower, upper = parse_range(start, end, now)
-        window_h = settings_of(request).deflection_window_h
-        async with database_of(request).session() as session:
-            figures = await compute_metrics(session, lower, upper, channel or None, lang or None, window_h, now)
-        return {
-            "range": {
-                "from": lower.isoformat(),
-                "to": upper.isoformat(),
-                "channel": channel or None,
-                "lang": lang or None,
-                "deflection_window_h": window_h,
-                "generated_at": now.isoformat(),
-            },
-            **figures.model_dump(),
-        }
 
-    @router.get("/metrics", response_class=HTMLResponse, include_in_schema=False)
-    async def page(request: Request) -> Response:
-        """The dashboard: admins only; without a session, off to the sign-in page and back."""
-        user = await user_from_request(request)
-        if user is None:
-            return RedirectResponse(LOGIN_URL, status.HTTP_303_SEE_OTHER)
-        forbidden = user.role != Role.ADMIN
-        response = templates.TemplateResponse(
-            request,
-            "metrics.html",
-            {"user": user, "forbidden": forbidden},
-            status_code=status.HTTP_403_FORBIDDEN if forbidden else status.HTTP_200_OK,
-        )
-        response.headers["Cache-Control"] = "no-store"
-        return response
+class MetricsOut(BaseModel):
+    """The figures for one period; the definitions are in docs/agents.md ("Metrics")."""
 
-    return router
+    range: MetricsRange
+    conversations: int
+    deflection: DeflectionFigures
+    handoffs: HandoffFigures
+    csat: CsatFigures
+    agents: AgentFigures
+    content_gaps: list[ContentGap]
+    series: list[DayFigures]
+
+
+@router.get("/api/metrics", response_model=MetricsOut, responses=_ERRORS)
+async def metrics(
+    session: SessionDep,
+    settings: SettingsDep,
+    _admin: AdminUser,
+    start: str | None = Query(
+        None, alias="from", description="ISO date or datetime (UTC unless it has an offset); default: 30 days ago"
+    ),
+    end: str | None = Query(
+        None, alias="to", description="ISO date (that whole day is included) or datetime (excluded); default: now"
+    ),
+    channel: str | None = Query(None, pattern="^(web|telegram)?$", description="where the conversation started"),
+    lang: str | None = Query(None, pattern="^(en|fa|ar)?$", description="the conversation's language"),
+) -> MetricsOut:
+    """Deflection, handoffs, CSAT, agents' response times, content gaps and a daily series.
+
+    About the conversations created in [from, to); the definitions are in docs/agents.md ("Metrics").
+    """
+    now = datetime.now(UTC)
+    lower, upper = parse_range(start, end, now)
+    window_h = settings.deflection_window_h
+    figures = await compute_metrics(session, lower, upper, channel or None, lang or None, window_h, now)
+    period = {
+        "from": lower.isoformat(),
+        "to": upper.isoformat(),
+        "channel": channel or None,
+        "lang": lang or None,
+        "deflection_window_h": window_h,
+        "generated_at": now.isoformat(),
+    }
+    return MetricsOut.model_validate({"range": period, **dict(figures)})

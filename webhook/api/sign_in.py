@@ -10,20 +10,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from webhook.api.deps import (
+    CurrentUser,
+    PresentedToken,
+    SessionDep,
+    SettingsDep,
     clear_session_cookie,
-    current_user,
-    database_of,
-    presented_token,
     set_session_cookie,
-    settings_of,
 )
+from webhook.api.errors import ErrorOut
 from webhook.store import users as user_store
 from webhook.store.schema import User
+
+router = APIRouter(prefix="/api/agent", tags=["agent"])
+
+INVALID_CREDENTIALS = {"error": "invalid_credentials", "detail": "wrong username or password"}
 
 
 class LoginIn(BaseModel):
@@ -47,53 +52,42 @@ class LoginOut(BaseModel):
     user: UserOut
 
 
-class ErrorOut(BaseModel):
-    error: str
-    detail: str | None = None
+@router.post(
+    "/login",
+    response_model=LoginOut,
+    responses={401: {"model": ErrorOut, "description": "wrong username or password, or the user is inactive"}},
+)
+async def login(
+    body: LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
+) -> LoginOut | JSONResponse:
+    """Sign in with a username and password: a bearer token, also set as an HttpOnly cookie."""
+    ttl_s = settings.agent_token_ttl_s
+    user = await user_store.authenticate(session, body.username, body.password)
+    if user is None:
+        return JSONResponse(INVALID_CREDENTIALS, status.HTTP_401_UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
+    issued = await user_store.issue_token(session, user, ttl_s)
+    await user_store.touch_login(session, user)
+    await session.commit()
+    set_session_cookie(request, response, issued.token, ttl_s)
+    return LoginOut(token=issued.token, expires_at=issued.expires_at, user=UserOut.of(user))
 
 
-INVALID_CREDENTIALS = {"error": "invalid_credentials", "detail": "wrong username or password"}
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(token: PresentedToken, session: SessionDep) -> Response:
+    """End this sign-in: the token stops working and the cookie is cleared.
+
+    Always 204, even without a valid token, so a browser whose session already
+    ended can still clear its cookie.
+    """
+    if token is not None:
+        await user_store.revoke_token(session, token)
+        await session.commit()
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_session_cookie(response)
+    return response
 
 
-def agent_router() -> APIRouter:
-    router = APIRouter(prefix="/api/agent", tags=["agent"])
-
-    @router.post(
-        "/login",
-        response_model=LoginOut,
-        responses={401: {"model": ErrorOut, "description": "wrong username or password, or the user is inactive"}},
-    )
-    async def login(body: LoginIn, request: Request, response: Response) -> LoginOut | JSONResponse:
-        """Sign in with a username and password: a bearer token, also set as an HttpOnly cookie."""
-        ttl_s = settings_of(request).agent_token_ttl_s
-        async with database_of(request).session() as session:
-            user = await user_store.authenticate(session, body.username, body.password)
-            if user is None:
-                return JSONResponse(INVALID_CREDENTIALS, status.HTTP_401_UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
-            issued = await user_store.issue_token(session, user, ttl_s)
-            await user_store.touch_login(session, user)
-            await session.commit()
-        set_session_cookie(request, response, issued.token, ttl_s)
-        return LoginOut(token=issued.token, expires_at=issued.expires_at, user=UserOut.of(user))
-
-    @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-    async def logout(request: Request, token: str | None = Depends(presented_token)) -> Response:
-        """End this sign-in: the token stops working and the cookie is cleared.
-
-        Always 204, even without a valid token, so a browser whose session already
-        ended can still clear its cookie.
-        """
-        if token is not None:
-            async with database_of(request).session() as session:
-                await user_store.revoke_token(session, token)
-                await session.commit()
-        response = Response(status_code=status.HTTP_204_NO_CONTENT)
-        clear_session_cookie(response)
-        return response
-
-    @router.get("/me", response_model=UserOut, responses={401: {"model": ErrorOut}})
-    async def me(user: User = Depends(current_user)) -> UserOut:
-        """The signed-in user."""
-        return UserOut.of(user)
-
-    return router
+@router.get("/me", response_model=UserOut, responses={401: {"model": ErrorOut}})
+async def me(user: CurrentUser) -> UserOut:
+    """The signed-in user."""
+    return UserOut.of(user)

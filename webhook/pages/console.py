@@ -12,13 +12,16 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from webhook.api.deps import user_from_request
+from webhook.api.deps import PageUser
 from webhook.domain.enums import Role
+from webhook.pages.deps import TemplatesDep
 from webhook.store.schema import User
 
 CONSOLE_PATH = "/agent"
 LOGIN_PATH = "/agent/login"
 CONSOLE_ROLES = frozenset({Role.AGENT, Role.ADMIN})
+
+router = APIRouter(tags=["agent console"], include_in_schema=False)
 
 
 def safe_next(target: str | None, default: str = CONSOLE_PATH) -> str:
@@ -42,38 +45,34 @@ def may_use_console(user: User | None) -> bool:
     return user is not None and user.role in CONSOLE_ROLES
 
 
-def agent_console_router(templates) -> APIRouter:  # type: ignore[no-untyped-def]
-    router = APIRouter(tags=["agent console"], include_in_schema=False)
+@router.get(LOGIN_PATH, response_class=HTMLResponse)
+async def login_page(
+    request: Request, user: PageUser, templates: TemplatesDep, next: str | None = Query(None, max_length=2000)
+) -> Response:
+    target = safe_next(next)
+    if may_use_console(user) and target == CONSOLE_PATH:
+        return RedirectResponse(target, status_code=303)
+    forbidden = user is not None and not may_use_console(user)
+    return templates.TemplateResponse(
+        request,
+        "agent_login.html",
+        {"next": target, "forbidden": forbidden},
+        status_code=403 if forbidden else 200,
+        headers={"Cache-Control": "no-store"},
+    )
 
-    @router.get(LOGIN_PATH, response_class=HTMLResponse)
-    async def login_page(request: Request, next: str | None = Query(None, max_length=2000)) -> Response:
-        target = safe_next(next)
-        user = await user_from_request(request)
-        if may_use_console(user) and target == CONSOLE_PATH:
-            return RedirectResponse(target, status_code=303)
-        forbidden = user is not None and not may_use_console(user)
+
+@router.get(CONSOLE_PATH, response_class=HTMLResponse)
+async def console(request: Request, user: PageUser, templates: TemplatesDep) -> Response:
+    if user is None:
+        return RedirectResponse(f"{LOGIN_PATH}?next={quote(CONSOLE_PATH, safe='/')}", status_code=303)
+    if not may_use_console(user):
         return templates.TemplateResponse(
-            request,
-            "agent_login.html",
-            {"next": target, "forbidden": forbidden},
-            status_code=403 if forbidden else 200,
-            headers={"Cache-Control": "no-store"},
+            request, "agent_login.html", {"next": CONSOLE_PATH, "forbidden": True}, status_code=403
         )
-
-    @router.get(CONSOLE_PATH, response_class=HTMLResponse)
-    async def console(request: Request) -> Response:
-        user = await user_from_request(request)
-        if user is None:
-            return RedirectResponse(f"{LOGIN_PATH}?next={quote(CONSOLE_PATH, safe='/')}", status_code=303)
-        if not may_use_console(user):
-            return templates.TemplateResponse(
-                request, "agent_login.html", {"next": CONSOLE_PATH, "forbidden": True}, status_code=403
-            )
-        return templates.TemplateResponse(
-            request,
-            "agent.html",
-            {"user": user},
-            headers={"Cache-Control": "no-store"},
-        )
-
-    return router
+    return templates.TemplateResponse(
+        request,
+        "agent.html",
+        {"user": user},
+        headers={"Cache-Control": "no-store"},
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from webhook.domain.enums import ConversationStatus, Sender
 from webhook.domain.errors import Conflict, NotAllowed
@@ -17,22 +16,28 @@ from webhook.domain.messages import BotReply
 from webhook.domain.phrases import phrase
 from webhook.domain.turns import ServiceRecord, TurnRecord
 from webhook.runtime.events import AGENTS_TOPIC
+from webhook.services.agent_records import (
+    AgentName,
+    ConversationHeader,
+    CustomerProfile,
+    HandoffReason,
+    LastMessage,
+    Note,
+    OfferedArticle,
+    Packet,
+    Queue,
+    QueueCustomer,
+    QueueItem,
+    Summary,
+)
 from webhook.services.conversations import ConversationService
 from webhook.store import agents as repo
 from webhook.store import conversations as messages_repo
+from webhook.store.conversations import StoredMessage
 from webhook.store.schema import Conversation, User
 from webhook.store.users import find_user
 
 __all__ = ["AgentService", "Conflict", "NotAllowed"]
-
-
-def _iso(moment: datetime | None) -> str | None:
-    moment = repo.aware(moment)
-    return moment.isoformat() if moment else None
-
-
-def _agent(user: User | None) -> dict[str, str] | None:
-    return None if user is None else {"username": user.username, "display_name": user.display_name}
 
 
 @dataclass
@@ -50,42 +55,38 @@ class AgentService:
         )
 
     # -- the queue -------------------------------------------------------------------------
-    async def queue(self, agent: User) -> dict[str, Any]:
+    async def queue(self, agent: User) -> Queue:
+        waiting: list[QueueItem] = []
+        mine: list[QueueItem] = []
+        others: list[QueueItem] = []
         async with self.db.session() as session:
-            items: dict[str, list[dict[str, Any]]] = {"waiting": [], "mine": [], "others": []}
-            position = 0
             for conversation in await repo.queue(session):
-                profile = await repo.profile(session, conversation)
-                last = await repo.last_customer_message(session, conversation.id)
+                is_waiting = conversation.status == ConversationStatus.WAITING_FOR_AGENT
                 requests = await repo.handoffs(session, conversation.id)
-                owner = await repo.user_by_id(session, conversation.agent_id)
-                waiting = conversation.status == ConversationStatus.WAITING_FOR_AGENT
-                position += 1 if waiting else 0
-                item = {
-                    "conversation_id": conversation.id,
-                    "status": str(conversation.status),
-                    "reason": requests[-1].reason if requests else None,
-                    "queued_at": _iso(conversation.queued_at),
-                    "position": position if waiting else None,
-                    "ticket": bool(conversation.ticket),
-                    "customer": {
-                        "name": profile.customer.display_name,
-                        "language": conversation.language,
-                        "channels": sorted({str(i.channel) for i in profile.channels}),
-                    },
-                    "last_message": None
-                    if last is None
-                    else {"text": last.text, "channel": str(last.channel), "created_at": _iso(last.created_at)},
-                    "agent": _agent(owner),
-                }
-                if waiting:
-                    items["waiting"].append(item)
+                profile = await repo.profile(session, conversation)
+                item = QueueItem(
+                    conversation_id=conversation.id,
+                    status=str(conversation.status),
+                    reason=requests[-1].reason if requests else None,
+                    queued_at=repo.aware(conversation.queued_at),
+                    position=len(waiting) + 1 if is_waiting else None,
+                    ticket=bool(conversation.ticket),
+                    customer=QueueCustomer(
+                        profile.customer.display_name,
+                        conversation.language,
+                        sorted({str(i.channel) for i in profile.channels}),
+                    ),
+                    last_message=LastMessage.of(await repo.last_customer_message(session, conversation.id)),
+                    agent=AgentName.of(await repo.user_by_id(session, conversation.agent_id)),
+                )
+                if is_waiting:
+                    waiting.append(item)
                 elif conversation.agent_id == agent.id:
-                    items["mine"].append(item)
+                    mine.append(item)
                 else:
-                    items["others"].append(item)
+                    others.append(item)
             online = await repo.agents_online(session, self.online_window_s) > 0
-        return {**items, "online": online}
+        return Queue(waiting, mine, others, online)
 
     async def set_presence(self, agent: User, available: bool | None = None) -> bool:
         async with self.db.session() as session:
@@ -94,7 +95,7 @@ class AgentService:
             return presence.available
 
     # -- one conversation ----------------------------------------------------------------------
-    async def packet(self, conversation_id: str) -> dict[str, Any]:
+    async def packet(self, conversation_id: str) -> Packet:
         """Reason, summary, customer profile, the whole transcript across channels, and the notes."""
         async with self.db.session() as session:
             conversation = await session.get(Conversation, conversation_id, populate_existing=True)
@@ -105,49 +106,17 @@ class AgentService:
             profile = await repo.profile(session, conversation)
             owner = await repo.user_by_id(session, conversation.agent_id)
             notes = await repo.notes(session, conversation_id)
-        return {
-            "conversation": {
-                "id": conversation.id,
-                "status": str(conversation.status),
-                "language": conversation.language,
-                "last_channel": str(conversation.last_channel) if conversation.last_channel else None,
-                "created_at": _iso(conversation.created_at),
-                "agent": _agent(owner),
-                "ticket": bool(conversation.ticket),
-            },
-            "reason": requests[-1].reason if requests else None,
-            "reasons": [{"reason": r.reason, "detail": r.detail, "created_at": _iso(r.created_at)} for r in requests],
-            "summary": summarise(transcript),
-            "customer": {
-                "id": profile.customer.id,
-                "name": profile.customer.display_name,
-                "language": profile.customer.language,
-                "channels": [
-                    {"channel": str(i.channel), "last_seen_at": _iso(i.last_seen_at)} for i in profile.channels
-                ],
-                "earlier": [
-                    {"id": c.id, "created_at": _iso(c.created_at), "status": str(c.status), "csat": rating}
-                    for c, rating in profile.earlier
-                ],
-            },
-            "transcript": [
-                {
-                    "id": m.id,
-                    "sender": m.sender,
-                    "channel": m.channel,
-                    "text": m.text,
-                    "buttons": m.buttons,
-                    "created_at": m.created_at.isoformat(),
-                    "author": m.author,
-                }
-                for m in transcript
-            ],
-            "notes": [
-                {"id": n.id, "author": n.author, "text": n.text, "created_at": _iso(n.created_at)} for n in notes
-            ],
-        }
+        return Packet(
+            conversation=ConversationHeader.of(conversation, owner),
+            reason=requests[-1].reason if requests else None,
+            reasons=[HandoffReason.of(r) for r in requests],
+            summary=summarise(transcript),
+            customer=CustomerProfile.of(profile),
+            transcript=transcript,
+            notes=[Note.of(n) for n in notes],
+        )
 
-    async def claim(self, conversation_id: str, agent: User) -> dict[str, Any]:
+    async def claim(self, conversation_id: str, agent: User) -> Packet:
         async with self.db.session() as session:
             conversation = await session.get(Conversation, conversation_id)
             if conversation is None:
@@ -171,7 +140,7 @@ class AgentService:
         await self._changed(conversation_id)
         return await self.packet(conversation_id)
 
-    async def reply(self, conversation_id: str, agent: User, text: str) -> dict[str, Any]:
+    async def reply(self, conversation_id: str, agent: User, text: str) -> StoredMessage:
         async with self.db.session() as session:
             conversation = await repo.owned(session, conversation_id, agent)
             if conversation.first_agent_reply_at is None:
@@ -180,17 +149,17 @@ class AgentService:
         stored = await self.conversations.post(
             conversation_id, None, [BotReply(text)], sender=Sender.AGENT, author=agent.display_name
         )
-        return stored[0].as_json()
+        return stored[0]
 
-    async def note(self, conversation_id: str, agent: User, text: str) -> dict[str, Any]:
+    async def note(self, conversation_id: str, agent: User, text: str) -> Note:
         async with self.db.session() as session:
             if await session.get(Conversation, conversation_id) is None:
                 raise LookupError(conversation_id)
             note = repo.add_note(session, conversation_id, agent, text)
             await session.commit()
-            return {"id": note.id, "author": note.author, "text": note.text, "created_at": _iso(note.created_at)}
+            return Note.of(note)
 
-    async def transfer(self, conversation_id: str, agent: User, username: str) -> dict[str, Any]:
+    async def transfer(self, conversation_id: str, agent: User, username: str) -> Packet:
         async with self.db.session() as session:
             conversation = await repo.owned(session, conversation_id, agent)
             target = await find_user(session, username)
@@ -210,13 +179,13 @@ class AgentService:
         await self._changed(conversation_id)
         return await self.packet(conversation_id)
 
-    async def resolve(self, conversation_id: str, agent: User) -> dict[str, Any]:
+    async def resolve(self, conversation_id: str, agent: User) -> Packet:
         async with self.db.session() as session:
             await repo.owned(session, conversation_id, agent)
         await self.conversations.resolve(conversation_id, resolver="agent", agent=agent)
         return await self.packet(conversation_id)
 
-    async def release(self, conversation_id: str, agent: User) -> dict[str, Any]:
+    async def release(self, conversation_id: str, agent: User) -> Packet:
         """Back to the bot, which resumes with the conversation's context (its tracker) intact."""
         async with self.db.session() as session:
             conversation = await session.get(Conversation, conversation_id, populate_existing=True)
@@ -243,10 +212,10 @@ class AgentService:
         return await self.packet(conversation_id)
 
 
-def summarise(transcript: list[messages_repo.StoredMessage]) -> dict[str, Any]:
+def summarise(transcript: list[messages_repo.StoredMessage]) -> Summary:
     """The customer's question, what the bot offered (with scores), and how the customer reacted."""
     question = None
-    articles: list[dict[str, Any]] = []
+    articles: list[OfferedArticle] = []
     reactions: list[str] = []
     seen: set[str] = set()
     for message in transcript:
@@ -261,18 +230,10 @@ def summarise(transcript: list[messages_repo.StoredMessage]) -> dict[str, Any]:
                 if key in seen:
                     continue
                 seen.add(key)
-                articles.append(
-                    {
-                        "key": candidate.key,
-                        "title": candidate.title,
-                        "score": candidate.score,
-                        "decision": kb.decision,
-                        "query": kb.query,
-                    }
-                )
+                articles.append(OfferedArticle(candidate.key, candidate.title, candidate.score, kb.decision, kb.query))
         verdict = record.report.feedback
         if verdict is not None:
             reactions.append(f"{'helpful' if verdict.helpful else 'not helpful'}: {verdict.article}")
         if pressed:
             reactions.append(f"pressed “{message.text}”")
-    return {"question": question, "articles": articles, "reactions": reactions}
+    return Summary(question, articles, reactions)
