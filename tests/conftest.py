@@ -1,9 +1,15 @@
 """Shared fixtures: the real embedding model, real databases, and the real stack.
 
+The suite is in tiers, one folder each (see tests/README.md): ``unit`` (no processes, no
+network, no model), ``service`` (the app in process on real databases, Rasa faked),
+``model`` (the real embedding model in process), ``stack`` (the real Rasa server and
+the web service as processes), ``browser`` (Chromium against the stack) and ``rasa``
+(Rasa's own test stories and data validation). Each test gets its tier's marker.
+
 Nothing here is mocked. ``stack`` starts ``python -m webhook run`` (the web
-service and the trained Rasa server) once per session on free ports.
-PostgreSQL joins the database-parametrised tests when TEST_POSTGRES_URL is set;
-if it is set and unreachable, those tests fail rather than skip.
+service and the trained Rasa server) once per session on free ports, for the stack
+and browser tiers alike. PostgreSQL joins the database-parametrised tests when
+TEST_POSTGRES_URL is set; if it is set and unreachable, those tests fail rather than skip.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,11 +40,43 @@ ARTIFACTS = ROOT / "test-artifacts"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "").strip()
 
 
+# What each tier needs built before it runs (./test.sh builds it all).
+TIERS = ("unit", "service", "model", "stack", "browser", "rasa")
+BUILD_OUTPUT = {
+    "unit": (),
+    "service": (MODEL_DIR,),
+    "model": (MODEL_DIR,),
+    "stack": (MODEL_DIR, RASA_MODEL),
+    "browser": (MODEL_DIR, RASA_MODEL),
+    "rasa": (RASA_MODEL,),
+}
+# The stack's thresholds, and the service tier's knowledge base behind the fake Rasa: fixed, not
+# calibrated, as those tests are about the dialogue and need each decision reachable by a clear margin.
+DIALOGUE_THRESHOLDS = {"answer": 0.76, "clarify": 0.70, "margin": 0.01}
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    missing = [str(p) for p in (MODEL_DIR, RASA_MODEL) if not p.exists()]
+    ARTIFACTS.mkdir(exist_ok=True)
+
+
+def tier_of(item: pytest.Item) -> str | None:
+    parts = item.path.relative_to(ROOT / "tests").parts
+    return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier (``-m "not stack"``), and stop at once if what it needs is not built."""
+    needed: set[Path] = set()
+    for item in items:
+        tier = tier_of(item)
+        needed.update(BUILD_OUTPUT.get(tier or "", (MODEL_DIR, RASA_MODEL)))
+        if tier is not None:
+            item.add_marker(tier)
+        if tier in ("stack", "browser"):
+            item.add_marker("e2e")
+    missing = sorted(str(p) for p in needed if not p.exists())
     if missing:
         pytest.exit(f"missing build output {missing}: run ./test.sh, which builds it", returncode=2)
-    ARTIFACTS.mkdir(exist_ok=True)
 
 
 def free_port() -> int:
@@ -120,11 +159,11 @@ def browser() -> Iterator[Any]:
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
-@pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'support.db'}"
+@contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file in ``folder``, or a PostgreSQL schema of its own."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'support.db'}"
         return
     import psycopg
 
@@ -141,6 +180,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     finally:
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for one test, on each backend in DATABASES."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -207,7 +253,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, telegram_api) -> Iterator[St
     """
     work = tmp_path_factory.mktemp("stack")
     thresholds = work / "calibration.json"
-    thresholds.write_text(json.dumps({"thresholds": {"answer": 0.76, "clarify": 0.70, "margin": 0.01}}))
+    thresholds.write_text(json.dumps({"thresholds": DIALOGUE_THRESHOLDS}))
     port, rasa_port = free_port(), free_port()
     token = uuid.uuid4().hex
     secret = uuid.uuid4().hex

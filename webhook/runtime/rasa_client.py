@@ -10,11 +10,18 @@ from webhook.domain.errors import RasaUnavailable
 
 
 class RasaClient:
-    def __init__(self, base_url: str, token: str = "", timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str = "",
+        timeout_s: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``transport`` replaces the network, e.g. with the in-process fake Rasa of the service tests."""
         self.base_url = base_url.rstrip("/")
         # Rasa's HTTP API (tracker, status) is protected by --auth-token; the REST channel is not.
         params = {"token": token} if token else None
-        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, params=params)
+        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, params=params, transport=transport)
 
     async def close(self) -> None:
         await self.http.aclose()
