@@ -2,7 +2,7 @@
 
 The product runs in webhook mode (``stack``); updates are posted to it as
 Telegram would, and what the bot sends is read from the fake server's record.
-A polling test runs the channel in this process against a second fake server.
+The polling mode and the outbox are tested in tests/service/test_telegram_delivery.py.
 """
 
 from __future__ import annotations

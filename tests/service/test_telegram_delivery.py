@@ -1,7 +1,8 @@
 """The Telegram channel in this process: polling mode, the outbox's retries, and resuming after a restart.
 
-The channel runs on a real database (SQLite and PostgreSQL) and the stack's real
-Rasa server, against a fake Bot API server of its own.
+The channel runs on a real database (SQLite and PostgreSQL) and the fake Rasa (whose
+real actions answer from the real knowledge base), against a fake Bot API server of
+its own. The webhook mode, through the real Rasa server, is in tests/stack/test_telegram.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import pytest
 from tests.fake_telegram import FakeTelegram
 from webhook.channels.telegram.channel import TelegramChannel
 from webhook.domain.enums import Channel
-from webhook.runtime.rasa_client import RasaClient
 from webhook.services.conversations import ConversationService
 from webhook.settings import Settings
 from webhook.store import outbox
@@ -26,10 +26,8 @@ def fake():
 
 
 @pytest.fixture
-async def service(db, stack):
-    rasa = RasaClient(stack.rasa_url, stack.rasa_token)
-    yield ConversationService(db, rasa)
-    await rasa.close()
+async def service(db, rasa):
+    return ConversationService(db, rasa)  # rasa: the fake (tests/service/conftest.py)
 
 
 def polling_settings(fake: FakeTelegram) -> Settings:
