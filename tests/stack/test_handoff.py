@@ -1,34 +1,29 @@
 """Handoff triggers, the queue, agents' actions, CSAT and deflections: the services on real databases.
 
 The bot is the stack's real Rasa server; each database backend gets its own
-conversation and agent services.
+conversation and agent services. The offline queue and the agents' race, which need no
+more of Rasa than a button's payload, are in tests/service/test_handoff.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from webhook.domain.business_hours import BusinessHours
 from webhook.domain.enums import Channel, ConversationStatus
-from webhook.domain.errors import Conflict, NotAllowed
+from webhook.domain.errors import NotAllowed
 from webhook.domain.handoff import HandoffRules
 from webhook.domain.messages import InboundMessage
 from webhook.domain.policy import ConversationPolicy
 from webhook.listeners.deflections import DeflectionLog
 from webhook.runtime.rasa_client import RasaClient
-from webhook.services.agent_records import Packet
 from webhook.services.agents import AgentService
 from webhook.services.conversations import ConversationService
-from webhook.services.handoff import Desk
 from webhook.store.schema import Conversation, CsatResponse, Deflection, HandoffRequest
 from webhook.store.users import create_user
-
-CLOSED = BusinessHours("mon 00:00-00:01", "UTC")  # practically never open
 
 
 @pytest.fixture
@@ -90,20 +85,6 @@ async def test_asking_for_a_person_in_any_language_queues_the_conversation(servi
     assert stack.tracker(outcome.conversation_id)["paused"] is True  # Rasa's tracker says so too
 
 
-async def test_nobody_online_means_an_honest_offline_message_and_a_ticket(db, rasa):
-    service = ConversationService(db, rasa, desk=Desk(CLOSED))
-    session_id = uuid.uuid4().hex
-    outcome = await service.handle(web(session_id, "Talk to a person", payload="/request_human"))
-    queued = await conversation(db, outcome.conversation_id)
-    assert queued.status == ConversationStatus.WAITING_FOR_AGENT and queued.ticket is True
-    assert "isn't available right now" in outcome.replies[-1].text and "mon 00:00-00:01" in outcome.replies[-1].text
-    # the customer leaves a message: stored for the agents, the bot stays quiet
-    left = await service.handle(web(session_id, "My parcel arrived damaged, order 1234"))
-    assert left.replies == [] and left.conversation_id == outcome.conversation_id
-    _, stored = await service.transcript(Channel.WEB, session_id)
-    assert stored[-1].text == "My parcel arrived damaged, order 1234"
-
-
 async def test_two_declines_in_a_row_hand_off(service, db):
     session_id = uuid.uuid4().hex
     first = await service.handle(web(session_id, "What is the capital of France?"))
@@ -141,18 +122,6 @@ async def test_frustration_hands_off_with_an_explanation(service, db):
     assert set(request.detail["signals"]) >= {"negative_words", "all_caps", "punctuation"}
     assert "useless" in request.detail["explanation"]
     assert outcome.replies[0].text.startswith("I'm sorry this has been frustrating")
-
-
-async def test_two_agents_racing_for_one_conversation_exactly_one_wins(service, agents, db):
-    outcome = await service.handle(web(uuid.uuid4().hex, "Talk to a person", payload="/request_human"))
-    ana, ben = await make_agent(db, "ana"), await make_agent(db, "ben")
-    results = await asyncio.gather(
-        agents.claim(outcome.conversation_id, ana), agents.claim(outcome.conversation_id, ben), return_exceptions=True
-    )
-    assert sum(isinstance(r, Packet) for r in results) == 1
-    assert sum(isinstance(r, Conflict) for r in results) == 1
-    owner = (await conversation(db, outcome.conversation_id)).agent_id
-    assert owner in (ana.id, ben.id)
 
 
 async def test_agent_owns_replies_bot_is_silent_then_gives_back_with_context(service, agents, db, stack):
