@@ -1,1 +1,1 @@
-"""The FastAPI service: channels, the action endpoint, and (later) agent, editor and analytics pages."""
+"""The FastAPI service, in layers (docs/architecture.md, "Layout"): domain, store, runtime, services, listeners, channels, api, pages."""
