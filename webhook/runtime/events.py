@@ -1,4 +1,4 @@
-"""Publish/subscribe for live updates: new messages, typing, (later) the agents' queue.
+"""Publish/subscribe for live updates: new messages, typing, the agents' queue, knowledge-base changes.
 
 The conversation service publishes; WebSocket connections and the Telegram
 outbox subscribe. One worker needs nothing more than :class:`LocalBus`. Several
