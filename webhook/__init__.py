@@ -1,1 +1,4 @@
-"""The FastAPI service, in layers (docs/architecture.md, "Layout"): domain, store, runtime, services, listeners, channels, api, pages."""
+"""The FastAPI service, in layers (docs/architecture.md, "Layout").
+
+domain, store and runtime, services and listeners, channels and api, pages; app.py wires them.
+"""

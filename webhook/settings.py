@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     )
     kb_encoder_int8: bool = Field(
         default=True,
-        description="8-bit matrix products in the encoder (checked against the float export first; see docs/benchmarks.md)",
+        description="8-bit matrix products in the encoder (checked against the float export first)",
     )
     kb_query_cache: int = Field(
         default=2048, ge=0, description="recent questions kept encoded per worker (about 1.5 KB each); 0: none"
