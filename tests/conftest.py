@@ -14,12 +14,16 @@ TEST_POSTGRES_URL is set; if it is set and unreachable, those tests fail rather 
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -64,6 +68,42 @@ def tier_of(item: pytest.Item) -> str | None:
     return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Each test session (and each xdist worker) gets Redis channels of its own, as if it had its own server.
+
+    The app's workers find each other through Redis pub/sub, whose channels are global to the
+    server: without this, a worker in one test would follow another test's announcements.
+    """
+    from webhook.runtime.events import RedisBus
+
+    RedisBus.PREFIX = f"{RedisBus.PREFIX}test-{uuid.uuid4().hex[:8]}:"
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    if workers > 1:
+        share_the_cores(max(1, (os.cpu_count() or 1) // workers))
+
+
+def share_the_cores(threads: int) -> None:
+    """An xdist worker computes on its share of the cores: ONNX Runtime, PyTorch and the apps' encoders.
+
+    Each defaults to a thread per core; two workers doing so on two cores slow each other
+    down (an encoding that takes 1.4 s on one thread took 2.4 s on two, beside a twin doing
+    the same). What the tests check does not depend on the number of threads.
+    """
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "KB_ENCODER_THREADS"):
+        os.environ.setdefault(name, str(threads))  # PyTorch, and the apps' Settings (also in the stack's processes)
+    import onnxruntime
+
+    default = onnxruntime.InferenceSession
+
+    class SharingSession(default):  # type: ignore[misc,valid-type]
+        def __init__(self, path: Any, sess_options: Any = None, *args: Any, **kwargs: Any) -> None:
+            if sess_options is not None and sess_options.intra_op_num_threads == 0:
+                sess_options.intra_op_num_threads = threads  # "one per core" becomes "this worker's share"
+            super().__init__(path, sess_options, *args, **kwargs)
+
+    onnxruntime.InferenceSession = SharingSession
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark each test with its tier (``-m "not stack"``), and stop at once if what it needs is not built."""
     needed: set[Path] = set()
@@ -77,6 +117,41 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     missing = sorted(str(p) for p in needed if not p.exists())
     if missing:
         pytest.exit(f"missing build output {missing}: run ./test.sh, which builds it", returncode=2)
+    if hasattr(config, "workerinput"):  # an xdist worker: the longest work first, so that none is left for last
+        items.sort(key=lambda item: xdist_rank(item.nodeid))
+
+
+# -- running on several processes (pytest-xdist: ./test.sh runs the suite with -n 2 --dist loadgroup) ---------
+# The tests go to the workers a module at a time, so that module-scoped fixtures are made once,
+# except that the stack and browser tiers go together: they share the session's stack.
+# (xdist's own xdist_group marker does not reach its scheduler under pytest 9, hence this.)
+LONGEST = ("tests/service/test_optimise_job.py",)  # fine-tuning, several times over
+
+
+def xdist_scope(nodeid: str) -> str:
+    module = nodeid.split("::")[0]
+    return "stack" if module.startswith(("tests/stack/", "tests/browser/")) else module
+
+
+def xdist_rank(nodeid: str) -> int:
+    scope = xdist_scope(nodeid)
+    if scope == "stack" or scope in LONGEST:
+        return 0
+    return {"model": 1, "rasa": 1, "service": 2}.get(scope.split("/")[1] if scope.count("/") > 1 else "", 3)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: fine without xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TierScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    config.option.loadscopereorder = False  # keep the workers' order: the longest scopes first
+    return TierScheduling(config, log)
 
 
 def free_port() -> int:
@@ -86,11 +161,41 @@ def free_port() -> int:
 
 
 # -- knowledge base ---------------------------------------------------------------
-@pytest.fixture(scope="session")
-def embedder():
+@functools.cache
+def shared_embedder() -> Any:
+    """The real model, loaded once per test process."""
     from knowledge_base.embeddings import Embedder
 
     return Embedder(MODEL_DIR)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    return shared_embedder()
+
+
+@functools.cache
+def demo_index() -> Path:
+    """The demo help centre's saved index, built once per test process (removed at its exit)."""
+    from knowledge_base.articles import load_markdown_dir
+    from knowledge_base.search import KnowledgeBase
+
+    folder = Path(tempfile.mkdtemp(prefix="larkspur-demo-index-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    KnowledgeBase(shared_embedder()).load(load_markdown_dir(DEMO), folder / "index")
+    return folder / "index"
+
+
+def seed_index(target: Path) -> Path:
+    """Start an app's empty index folder as a copy of the demo's saved index.
+
+    It is a cache, like the index ``prepare`` leaves for ./run.sh: the app uses it only if its
+    stamp (the model and every indexed text) matches the articles it starts with, and rebuilds
+    it otherwise. It spares each new app in a test the build of the same index.
+    """
+    if not target.exists():
+        shutil.copytree(demo_index(), target)
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -244,7 +349,7 @@ def telegram_api() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, telegram_api) -> Iterator[Stack]:
-    """The product as ./run.sh starts it, on free ports and a scratch database.
+    """The product as ./run.sh starts it, on free ports and a scratch database (its index seeded: ``seed_index``).
 
     Its Telegram bot runs in webhook mode against the fake Bot API server. Its
     thresholds are fixed (answer >= 0.76 with a 0.01 lead, clarify >= 0.70) rather
@@ -271,7 +376,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, telegram_api) -> Iterator[St
         "RASA_TOKEN": token,
         "DATABASE_URL": f"sqlite:///{work / 'support.db'}",
         "RASA_TRACKER_DB": str(work / "rasa-tracker.db"),
-        "KB_INDEX_DIR": str(work / "index"),
+        "KB_INDEX_DIR": str(seed_index(work / "index")),
         "KB_CALIBRATION_FILE": str(thresholds),
         "PYTHONUNBUFFERED": "1",
     }
@@ -337,12 +442,12 @@ LOCKER_ARTICLE = {
 
 
 def editor_settings(workdir: Path, **extra: Any) -> Any:
-    """Settings for an in-process app with the editor API on, in ``workdir`` (no Rasa)."""
+    """Settings for an in-process app with the editor API on, in ``workdir`` (no Rasa; its index seeded)."""
     from webhook.settings import Settings
 
     values = {
         "database_url": f"sqlite:///{workdir / 'support.db'}",
-        "kb_index_dir": workdir / "index",
+        "kb_index_dir": extra.get("kb_index_dir") or seed_index(workdir / "index"),
         "rasa_url": "http://127.0.0.1:9",
         "editor_api_key": EDITOR_KEY,
         "kb_calibration_file": workdir / "calibration.json",

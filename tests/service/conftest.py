@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from actions import context as action_context
-from tests.conftest import DATABASES, DIALOGUE_THRESHOLDS, fresh_database
+from tests.conftest import DATABASES, DIALOGUE_THRESHOLDS, fresh_database, seed_index
 from tests.service.fake_rasa import FakeRasa
 from webhook.runtime.rasa_client import RasaClient
 
@@ -25,12 +25,12 @@ LINK_BASE = "http://support.example"
 
 
 @pytest.fixture(scope="session")
-def dialogue_kb(embedder: Any, demo_articles: Any) -> Any:
+def dialogue_kb(embedder: Any, demo_articles: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The demo help centre on the real model, with the thresholds the stack runs on."""
     from knowledge_base.search import KnowledgeBase, Thresholds
 
     kb = KnowledgeBase(embedder, Thresholds(**DIALOGUE_THRESHOLDS))
-    kb.load(demo_articles)
+    kb.load(demo_articles, seed_index(tmp_path_factory.mktemp("dialogue-kb") / "index"))
     return kb
 
 
@@ -78,7 +78,7 @@ def chat_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         patch.setattr(webhook.app, "RasaClient", _faked(fake))
         settings = Settings(
             database_url=database_url,
-            kb_index_dir=work / "index",
+            kb_index_dir=seed_index(work / "index"),
             kb_calibration_file=thresholds,
             public_url=LINK_BASE,
             rasa_url="http://rasa.fake:5005",

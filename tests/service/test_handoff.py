@@ -1,8 +1,8 @@
 """The handoff queue when nobody is online, and agents racing for a conversation: the services on real databases.
 
 Rasa is the fake (tests/service/conftest.py): what these tests send it is a button's payload,
-which Rasa reads without its NLU, or a message while its tracker is paused. The handoff triggers, the agents' work and CSAT through the real
-Rasa server are in tests/stack/test_handoff.py.
+which Rasa reads without its NLU, or a message while its tracker is paused. The handoff
+triggers, the agents' work and CSAT through the real Rasa server are in tests/stack/test_handoff.py.
 """
 
 from __future__ import annotations
