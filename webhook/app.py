@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -77,11 +78,14 @@ async def load_knowledge_base(settings: Settings, db: Database, progress: bool =
     return kb
 
 
-async def _answer_unanswered(rasa: RasaClient, conversations: ConversationService) -> None:
-    """Once Rasa is up, answer what was stored but not answered before the last stop."""
+async def _answer_unanswered(rasa: RasaClient, conversations: ConversationService, started: datetime) -> None:
+    """Once Rasa is up, answer what was stored but not answered before the last stop.
+
+    Only messages stored before this process ``started``: a later one is being answered by its own turn.
+    """
     for _ in range(300):
         if await rasa.ready():
-            answered = await conversations.answer_unanswered()
+            answered = await conversations.answer_unanswered(before=started)
             if answered:
                 log.info("recovery: answered %d message(s) left unanswered by the last run", answered)
             return
@@ -174,8 +178,11 @@ async def _stop(state: State) -> None:
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started = datetime.now(UTC)
         await _start(app.state, settings)
-        recovery = asyncio.create_task(_answer_unanswered(app.state.rasa, app.state.conversations), name="recovery")
+        recovery = asyncio.create_task(
+            _answer_unanswered(app.state.rasa, app.state.conversations, started), name="recovery"
+        )
         try:
             yield
         finally:

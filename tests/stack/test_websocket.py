@@ -44,6 +44,12 @@ def bot_message(frame: Frame) -> bool:
     return frame["type"] == "message" and frame["message"]["sender"] == "bot"
 
 
+def csat_question(frame: Frame) -> bool:
+    if not bot_message(frame):
+        return False
+    return any(str(b.get("payload", "")).startswith("csat:") for b in frame["message"].get("buttons") or [])
+
+
 def test_a_message_is_acknowledged_once_stored_then_answered(stack):
     token = session()
     with connect(stack.ws_url) as ws:
@@ -104,12 +110,16 @@ def test_history_is_restored_and_a_second_tab_sees_messages_live(stack):
             json.dumps({"type": "message", "client_message_id": "a-2", "text": "Yes, thanks", "payload": "/affirm"})
         )
         live = receive(tab_b, bot_message)
+        # the confirmed answer resolves the conversation, and its rating question follows in the
+        # same turn: wait for it, so that the reload below sees the whole turn, not part of it
+        survey = receive(tab_b, csat_question)
     texts = [f["message"]["text"] for f in live if f["type"] == "message"]
     assert texts[0] == "Yes, thanks" and "Glad I could help" in texts[-1]
     # a reload asks for everything after the last message it has
     with connect(stack.ws_url) as ws:
         ready = hello(ws, token, after=ready_b["messages"][0]["id"])
-    assert [m["text"] for m in ready["messages"]][1:] == ["Yes, thanks", texts[-1]]
+    question = survey[-1]["message"]["text"]
+    assert [m["text"] for m in ready["messages"]][1:] == ["Yes, thanks", texts[-1], question]
 
 
 @pytest.mark.parametrize(

@@ -215,15 +215,17 @@ class ConversationService:
         outcome = await self._bot_turn(conversation_id, message_id, inbound, inbound.text.strip(), lang)
         return Outcome(conversation_id, message_id, lang, outcome.replies, duplicate=True)
 
-    async def answer_unanswered(self, max_age_s: float = 600.0) -> int:
+    async def answer_unanswered(self, max_age_s: float = 600.0, before: datetime | None = None) -> int:
         """Answer messages stored but never answered (the process stopped in between); returns how many.
 
-        Run at start-up, once Rasa is ready. Older messages are left alone: an answer
-        that late would confuse more than help, and an agent sees them anyway.
+        Run at start-up, once Rasa is ready, with ``before`` the moment this process
+        started: a message stored since then has a turn of its own answering it. Older
+        messages are left alone: an answer that late would confuse more than help, and an
+        agent sees them anyway.
         """
         since = datetime.now(UTC) - timedelta(seconds=max_age_s)
         async with self.db.session() as session:
-            owed = await repo.unanswered_messages(session, since)
+            owed = await repo.unanswered_messages(session, since, before)
             languages = {m.conversation_id: (await session.get(Conversation, m.conversation_id)) for m in owed}
             default = self.policy.default_language
             langs = {cid: (c.language if c else None) or default for cid, c in languages.items()}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -167,11 +167,14 @@ def add_message(
     return message
 
 
-async def unanswered_messages(session: AsyncSession, since: datetime) -> list[StoredMessage]:
-    """Customer messages since ``since`` that are the last word of a bot-handled conversation.
+async def unanswered_messages(
+    session: AsyncSession, since: datetime, before: datetime | None = None
+) -> list[StoredMessage]:
+    """Customer messages since ``since`` (and before ``before``) that are the last word of a bot-handled conversation.
 
     After a crash between storing a message and storing the bot's reply, these are
-    the messages still owed an answer.
+    the messages still owed an answer. ``before`` leaves out what this process
+    stored itself: a turn in flight is answering those.
     """
     recent = (
         select(Message.conversation_id, func.max(Message.id).label("last_id"))
@@ -184,6 +187,7 @@ async def unanswered_messages(session: AsyncSession, since: datetime) -> list[St
         .join(recent, Message.id == recent.c.last_id)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(Message.sender == Sender.CUSTOMER, Conversation.status == ConversationStatus.BOT)
+        .where(Message.created_at < before if before is not None else true())
         .order_by(Message.id)
     )
     return [StoredMessage.of(m) for m in rows]
