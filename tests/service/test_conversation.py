@@ -4,6 +4,7 @@ The service's turns through the real Rasa server are in tests/stack/test_convers
 """
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -48,3 +49,19 @@ async def test_empty_and_oversized_messages_are_rejected_before_storing(service,
         await service.handle(InboundMessage(Channel.WEB, _session(), "x" * 4001))
     async with db.session() as s:
         assert (await s.scalars(select(Message))).all() == []
+
+
+async def test_recovery_at_start_leaves_messages_stored_since_the_start_to_their_own_turns(db, rasa):
+    # One message left unanswered by the last run, one stored after this process started
+    # (its turn is in flight): recovery answers the first only, so nobody is answered twice.
+    dead = ConversationService(db, RasaClient("http://127.0.0.1:9", timeout_s=2))
+    with pytest.raises(BotUnavailable) as left:
+        await dead.handle(InboundMessage(Channel.WEB, _session(), "how do I reset my password?"))
+    started = datetime.now(UTC)
+    with pytest.raises(BotUnavailable) as in_flight:
+        await dead.handle(InboundMessage(Channel.WEB, _session(), "where is my order?"))
+    await dead.rasa.close()
+    service = ConversationService(db, rasa)
+    assert await service.answer_unanswered(before=started) == 1
+    assert [m.sender for m in await _messages(db, left.value.conversation_id)] == ["customer", "bot"]
+    assert [m.sender for m in await _messages(db, in_flight.value.conversation_id)] == ["customer"]
