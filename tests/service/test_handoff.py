@@ -12,17 +12,15 @@ import uuid
 
 import pytest
 
+from tests.handoff_support import conversation, make_agent, web
 from webhook.domain.business_hours import BusinessHours
 from webhook.domain.enums import Channel, ConversationStatus
 from webhook.domain.errors import Conflict
-from webhook.domain.messages import InboundMessage
 from webhook.listeners.deflections import DeflectionLog
 from webhook.services.agent_records import Packet
 from webhook.services.agents import AgentService
 from webhook.services.conversations import ConversationService
 from webhook.services.handoff import Desk
-from webhook.store.schema import Conversation
-from webhook.store.users import create_user
 
 CLOSED = BusinessHours("mon 00:00-00:01", "UTC")  # practically never open
 
@@ -35,24 +33,6 @@ async def service(db, rasa):
 @pytest.fixture
 async def agents(service):
     return AgentService(service)
-
-
-async def make_agent(db, name: str, role: str = "agent"):
-    async with db.session() as session:
-        user = await create_user(session, f"{name}-{uuid.uuid4().hex[:6]}", "correct horse", role, name.title())
-        await session.commit()
-        return user
-
-
-def web(session_id: str, text: str, payload: str | None = None) -> InboundMessage:
-    return InboundMessage(Channel.WEB, session_id, text, payload=payload)
-
-
-async def conversation(db, conversation_id: str) -> Conversation:
-    async with db.session() as session:
-        found = await session.get(Conversation, conversation_id)
-        assert found is not None
-        return found
 
 
 async def test_nobody_online_means_an_honest_offline_message_and_a_ticket(db, rasa):

@@ -13,17 +13,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from tests.handoff_support import conversation, make_agent, web
 from webhook.domain.enums import Channel, ConversationStatus
 from webhook.domain.errors import NotAllowed
 from webhook.domain.handoff import HandoffRules
-from webhook.domain.messages import InboundMessage
 from webhook.domain.policy import ConversationPolicy
 from webhook.listeners.deflections import DeflectionLog
 from webhook.runtime.rasa_client import RasaClient
 from webhook.services.agents import AgentService
 from webhook.services.conversations import ConversationService
 from webhook.store.schema import Conversation, CsatResponse, Deflection, HandoffRequest
-from webhook.store.users import create_user
 
 
 @pytest.fixture
@@ -41,24 +40,6 @@ async def service(db, rasa):
 @pytest.fixture
 async def agents(service):
     return AgentService(service)
-
-
-async def make_agent(db, name: str, role: str = "agent"):
-    async with db.session() as session:
-        user = await create_user(session, f"{name}-{uuid.uuid4().hex[:6]}", "correct horse", role, name.title())
-        await session.commit()
-        return user
-
-
-def web(session_id: str, text: str, payload: str | None = None) -> InboundMessage:
-    return InboundMessage(Channel.WEB, session_id, text, payload=payload)
-
-
-async def conversation(db, conversation_id: str) -> Conversation:
-    async with db.session() as session:
-        found = await session.get(Conversation, conversation_id)
-        assert found is not None
-        return found
 
 
 async def reasons(db, conversation_id: str) -> list[str]:
