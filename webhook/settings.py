@@ -122,6 +122,51 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=4000)
     default_language: str = Field(default="en")
 
+    # abuse limits (docs/security.md): "N/period" strings in the `limits` library's notation
+    rate_limit_enabled: bool = Field(default=True, description="Switch every rate limit off (tests, trusted setups)")
+    rate_limit_per_ip: str = Field(default="3000/minute", description="Every request from one IP")
+    rate_limit_chat_per_ip: str = Field(default="120/minute", description="Customer messages from one IP")
+    rate_limit_chat_per_session: str = Field(
+        default="20/minute;300/hour", description="Customer messages in one chat session (HTTP and WebSocket)"
+    )
+    rate_limit_new_conversations_per_ip: str = Field(
+        default="20/hour", description="New chat sessions from one IP (Chatwoot: 6 per 12 hours)"
+    )
+    rate_limit_sign_in_per_ip: str = Field(default="5/5minutes", description="Sign-in attempts from one IP")
+    rate_limit_sign_in_per_user: str = Field(default="10/15minutes", description="Failed sign-ins for one username")
+    sign_in_lockout_s: int = Field(
+        default=900, ge=0, description="First lockout after the per-user limit; doubles each time, at most a day"
+    )
+    rate_limit_staff_per_user: str = Field(
+        default="600/minute", description="Agent, editor and admin API calls of one signed-in user"
+    )
+    trusted_proxies: str = Field(
+        default="", description="Comma-separated IPs or CIDRs whose X-Forwarded-For is believed; empty: none"
+    )
+
+    # hardening
+    action_endpoint_token: str = Field(
+        default="", description="Shared secret Rasa sends to /webhook/actions; the launcher makes one"
+    )
+    max_action_body_bytes: int = Field(
+        default=4 * 1024 * 1024, gt=0, description="Largest action call Rasa may send (it carries the tracker)"
+    )
+
+    # privacy (docs/security.md)
+    redact_logs: bool = Field(default=True, description="Mask personal data in log lines")
+    redact_analytics: bool = Field(default=True, description="Mask personal data in metrics and content gaps")
+    redact_suggestions: bool = Field(default=True, description="Mask personal data in learnt questions")
+    redact_rasa: bool = Field(default=True, description="Mask personal data in the text sent to Rasa (its tracker)")
+    redact_patterns: str = Field(
+        default="", description="Extra personal numbers as regexes separated by ';;' (an order number, a national id)"
+    )
+    redact_phone_regions: str = Field(
+        default="IR,SA,AE,EG,IQ,GB,US,DE", description="Regions tried for phone numbers written without a country code"
+    )
+    retention_days: int = Field(
+        default=0, ge=0, description="Erase conversations closed longer ago than this, daily; 0: keep forever"
+    )
+
 
 @lru_cache
 def get_settings() -> Settings:

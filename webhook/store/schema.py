@@ -372,3 +372,24 @@ class QuestionSuggestion(Base):
     def support(self) -> int:
         """How strongly customers vouch for it: confirmations and picks, less "didn't help"s (also in SQL)."""
         return self.confirmed + self.chosen - self.unhelpful
+
+
+class AuditEvent(Base):
+    """Who did what, append-only (a database trigger refuses UPDATE and DELETE).
+
+    Never holds a customer's text or identifiers: ``target`` names a record by our
+    own id (``conversation:<id>``, ``user:<id>``, ``article:<key>/<lang>``) and
+    ``detail`` holds counts and settings, so an erasure leaves this record intact.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200), doc="a username, or system / cli")
+    actor_id: Mapped[int | None] = mapped_column(Integer, doc="the user's id, no foreign key: kept when they go")
+    action: Mapped[str] = mapped_column(String(48), doc="sign_in, sign_in.failed, customer.erased, ...")
+    target: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any] | None] = mapped_column()
+    ip: Mapped[str | None] = mapped_column(String(64))
