@@ -393,3 +393,15 @@ class AuditEvent(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[dict[str, Any] | None] = mapped_column()
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class ScheduledRun(Base):
+    """One run of a periodic task (retention, daily): the worker whose insert takes the row runs it."""
+
+    __tablename__ = "scheduled_runs"
+
+    task: Mapped[str] = mapped_column(String(48), primary_key=True)
+    period: Mapped[str] = mapped_column(String(32), primary_key=True, doc="e.g. the UTC day, 2025-05-31")
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    result: Mapped[dict[str, Any] | None] = mapped_column()
