@@ -131,3 +131,12 @@ class TelegramConfigError(ConfigurationError):
 
 class StartupFailed(LarkspurError, RuntimeError):
     """A supervised process did not become ready."""
+
+
+# -- privacy ---------------------------------------------------------------------------
+class CustomerNotFound(NotFound):
+    """No customer matches the reference (an id, a conversation, a channel identity, an e-mail)."""
+
+
+class TrackerStoreUnavailable(Unavailable):
+    """Rasa's tracker store could not be read or changed; nothing of ours was erased."""
