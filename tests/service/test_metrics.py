@@ -550,6 +550,32 @@ async def test_api_refuses_bad_filters(
     assert [e["field"] for e in body["detail"]] == [field]
 
 
+@pytest.mark.parametrize(
+    ("params", "status", "to"),
+    [
+        ({"from": "9999-12-01", "to": "9999-12-31T23:59:59-14:00"}, 200, "9999-12-31T23:59:59.999999+00:00"),
+        ({"from": "9999-12-31", "to": "9999-12-31"}, 200, "9999-12-31T23:59:59.999999+00:00"),
+        ({"from": "0001-01-01T00:00:00+14:00", "to": "0001-01-01T00:00:00-14:00"}, 200, "0001-01-01T14:00:00+00:00"),
+        ({"to": "0001-01-01"}, 200, "0001-01-02T00:00:00+00:00"),
+        ({"to": "9999-12-31T23:59:59-14:00"}, 200, "9999-12-31T23:59:59.999999+00:00"),
+        ({"to": "0001-01-01T00:00:00+14:00"}, 422, None),
+        ({"from": "9999-12-31T23:59:59-14:00", "to": "9999-12-31"}, 422, None),
+        ({"from": "0001-01-01", "to": "9999-12-31"}, 422, None),
+    ],
+)
+async def test_api_answers_the_ends_of_the_calendar(
+    db: Database, client: httpx.AsyncClient, params: dict[str, str], status: int, to: str | None
+) -> None:
+    """Year 1 and 9999 with offsets of 14 hours either way: a clamped range or a 422, never a 500."""
+    await make_user(db, "root", "admin")
+    admin = await token_of(client, "root")
+    response = await client.get("/api/metrics", params=params, headers=bearer(admin))
+    assert response.status_code == status, response.text
+    if to is not None:
+        assert response.json()["range"]["to"] == to
+        assert response.json()["conversations"] == 0
+
+
 async def test_page_sends_visitors_to_sign_in_and_shows_admins_the_charts(
     db: Database, client: httpx.AsyncClient
 ) -> None:

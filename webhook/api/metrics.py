@@ -22,7 +22,9 @@ from webhook.store.metrics_figures import (
     DayFigures,
     DeflectionFigures,
     HandoffFigures,
+    PrivacyFigures,
 )
+from webhook.store.retention import privacy_figures
 
 DEFAULT_DAYS = 30
 # One bounded scan: a page of metrics is about weeks or months, not the whole history at once.
@@ -42,8 +44,24 @@ def _invalid(field: str, value: str | None, problem: str) -> RequestValidationEr
     return RequestValidationError([{"type": "value_error", "loc": ("query", field), "msg": problem, "input": value}])
 
 
+# The calendar's ends, as UTC: a moment beyond them (9999-12-31T23:59:59-14:00 is in year 10000 in UTC)
+# is clamped to them, so a range "to the end of time" is answered rather than overflowing.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (naive means UTC), clamped to the calendar's ends."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # a positive offset in year 1 falls before it, a negative one in 9999 after it
+        return EARLIEST if (moment.utcoffset() or timedelta()) > timedelta() else LATEST
+
+
 def parse_moment(value: str, field: str, *, end: bool) -> datetime:
-    """An ISO date or datetime as an aware UTC datetime (naive means UTC).
+    """An ISO date or datetime as an aware UTC datetime (naive means UTC), within year 1 to 9999.
 
     A bare date means the start of that day, or for the end of a range the end of it
     (the next midnight, as the range is half-open): ``to=2025-05-31`` includes the 31st.
@@ -52,23 +70,26 @@ def parse_moment(value: str, field: str, *, end: bool) -> datetime:
     try:
         if "T" not in text and " " not in text and len(text) <= 10:
             day = date.fromisoformat(text)
+            if end and day == date.max:
+                return LATEST
             moment = datetime.combine(day, time(), UTC)
             return moment + timedelta(days=1) if end else moment
         parsed = datetime.fromisoformat(text)
     except (ValueError, OverflowError):
         raise _invalid(field, value, "not an ISO date (2025-05-31) or datetime (2025-05-31T12:00:00Z)") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return _in_utc(parsed)
 
 
 def parse_range(start: str | None, end: str | None, now: datetime) -> tuple[datetime, datetime]:
     """The half-open [from, to) of a request: by default the last 30 days up to now."""
     upper = parse_moment(end, "to", end=True) if end else now
-    try:
-        lower = parse_moment(start, "from", end=False) if start else upper - timedelta(days=DEFAULT_DAYS)
-    except OverflowError:
-        raise _invalid("to", end, "too early a date") from None
+    if start:
+        lower = parse_moment(start, "from", end=False)
+    else:  # 30 days back, or as far back as the calendar goes
+        default = timedelta(days=DEFAULT_DAYS)
+        lower = upper - default if upper - EARLIEST > default else EARLIEST
     if lower >= upper:
-        raise _invalid("from", start, "must be before 'to'")
+        raise _invalid("from", start, "must be before 'to'") if start else _invalid("to", end, "too early a date")
     if upper - lower > timedelta(days=MAX_DAYS):
         raise _invalid("from", start, f"the range may span at most {MAX_DAYS} days")
     return lower, upper
@@ -96,6 +117,7 @@ class MetricsOut(BaseModel):
     agents: AgentFigures
     content_gaps: list[ContentGap]
     series: list[DayFigures]
+    privacy: PrivacyFigures
 
 
 @router.get("/api/metrics", response_model=MetricsOut, responses=_ERRORS)
@@ -128,4 +150,5 @@ async def metrics(
         "deflection_window_h": window_h,
         "generated_at": now.isoformat(),
     }
-    return MetricsOut.model_validate({"range": period, **dict(figures)})
+    privacy = await privacy_figures(session, lower, upper, settings.retention_days)
+    return MetricsOut.model_validate({"range": period, **dict(figures), "privacy": privacy})
