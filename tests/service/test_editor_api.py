@@ -158,3 +158,15 @@ def test_listing_filters_by_status_and_language(client):
     english = client.get("/api/kb/articles", params={"lang": "en", "limit": 500}, headers=AUTH).json()
     assert len(english) == 24 and all(a["lang"] == "en" for a in english)
     assert client.get("/api/kb/articles", params={"status": "bogus"}, headers=AUTH).status_code == 422
+
+
+def test_times_carry_their_utc_offset(client):
+    """The schema promises RFC 3339 date-times; SQLite hands back datetimes without a zone (found by fuzzing)."""
+    from datetime import datetime, timedelta
+
+    listed = client.get("/api/kb/articles", params={"lang": "en", "limit": 1}, headers=AUTH).json()
+    key = listed[0]["key"]
+    versions = client.get(f"/api/kb/articles/{key}/en/versions", headers=AUTH).json()
+    translations = client.get(f"/api/kb/articles/{key}", headers=AUTH).json()
+    moments = [listed[0]["updated_at"], versions[0]["created_at"], translations[0]["updated_at"]]
+    assert all(datetime.fromisoformat(m).utcoffset() == timedelta(0) for m in moments), moments

@@ -6,14 +6,14 @@ editor UI with user accounts comes later).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from knowledge_base.articles import KEY_MAX_LENGTH, key_problem
-from webhook.api.deps import ArticlesDep, EditorKey
+from webhook.api.deps import ArticlesDep, EditorKey, PageUser
 from webhook.api.errors import raised_as
 from webhook.domain.errors import ArticleNotFound, VersionNotFound
 from webhook.services.articles import MAX_QUESTIONS
@@ -39,6 +39,14 @@ Key = Annotated[
     AfterValidator(_checked_key),
 ]
 Lang = Annotated[str, Path(pattern="^(en|fa|ar)$")]
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; everything stored is UTC, and the schema promises an offset."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+StoredTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class ArticleIn(BaseModel):
@@ -68,7 +76,7 @@ class ArticleOut(BaseModel):
     version: int
     published_version: int | None
     author: str | None
-    updated_at: datetime
+    updated_at: StoredTime
 
     @classmethod
     def of(cls, r: ArticleRecord) -> ArticleOut:
@@ -95,7 +103,7 @@ class VersionOut(BaseModel):
     tags: list[str]
     author: str | None
     note: str | None
-    created_at: datetime
+    created_at: StoredTime
 
     @classmethod
     def of(cls, v: ArticleVersion) -> VersionOut:
@@ -141,7 +149,9 @@ async def get_article(articles: ArticlesDep, key: Key) -> list[ArticleOut]:
 
 
 @router.put("/{key}/{lang}", response_model=ArticleOut, responses={201: {"description": "created"}})
-async def put_article(articles: ArticlesDep, response: Response, key: Key, lang: Lang, body: ArticleIn) -> ArticleOut:
+async def put_article(
+    articles: ArticlesDep, response: Response, key: Key, lang: Lang, body: ArticleIn, user: PageUser
+) -> ArticleOut:
     """Save a new version (creating the translation when it is new); live at once with ``publish``."""
     record, created = await articles.save(
         key,
@@ -152,6 +162,7 @@ async def put_article(articles: ArticlesDep, response: Response, key: Key, lang:
         tags=body.tags,
         author=body.author,
         publish=body.publish,
+        actor=user,
     )
     if created:
         response.status_code = status.HTTP_201_CREATED
@@ -165,9 +176,12 @@ async def history(articles: ArticlesDep, key: Key, lang: Lang) -> list[VersionOu
 
 
 @router.post("/{key}/{lang}/publish", response_model=ArticleOut)
-async def publish(articles: ArticlesDep, key: Key, lang: Lang, body: ActionIn | None = None) -> ArticleOut:
+async def publish(
+    articles: ArticlesDep, key: Key, lang: Lang, user: PageUser, body: ActionIn | None = None
+) -> ArticleOut:
+    """Make the latest version live (recorded in the audit log: the signed-in user, else ``api-key``)."""
     with raised_as(MISSING):
-        return ArticleOut.of(await articles.publish(key, lang, body.author if body else None))
+        return ArticleOut.of(await articles.publish(key, lang, body.author if body else None, actor=user))
 
 
 @router.post("/{key}/{lang}/archive", response_model=ArticleOut)
@@ -177,9 +191,10 @@ async def archive(articles: ArticlesDep, key: Key, lang: Lang, body: ActionIn | 
 
 
 @router.post("/{key}/{lang}/rollback", response_model=ArticleOut)
-async def rollback(articles: ArticlesDep, key: Key, lang: Lang, body: RollbackIn) -> ArticleOut:
+async def rollback(articles: ArticlesDep, key: Key, lang: Lang, body: RollbackIn, user: PageUser) -> ArticleOut:
+    """Make an earlier version live again, as a new version (recorded in the audit log)."""
     with raised_as(MISSING):
-        return ArticleOut.of(await articles.rollback(key, lang, body.version, body.author))
+        return ArticleOut.of(await articles.rollback(key, lang, body.version, body.author, actor=user))
 
 
 @router.delete("/{key}/{lang}", status_code=status.HTTP_204_NO_CONTENT)
