@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.conftest import ARTIFACTS, ROOT
 from tests.widget_page import ask, messages
+from webhook.domain.identity import session_key
 
 pytestmark = pytest.mark.browser
 ANSWER_TIMEOUT = 60_000
@@ -158,7 +159,7 @@ def conversation_of(stack, channel: str, external_id: str) -> str:
 def web_conversation(stack, customer: Page) -> str:
     session = customer.evaluate("localStorage.getItem('larkspur.session')")
     assert session, "the widget has no session token"
-    return conversation_of(stack, "web", session)
+    return conversation_of(stack, "web", session_key(session))  # stored as its hash
 
 
 def telegram_post(stack, update: dict) -> None:

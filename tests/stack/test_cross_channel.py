@@ -10,6 +10,7 @@ from websockets.sync.client import connect
 
 from tests.stack.test_telegram import new_user, post, wait_reply
 from tests.stack.test_websocket import hello
+from webhook.domain.identity import session_key
 
 
 def history(stack, session: str) -> dict:
@@ -66,7 +67,9 @@ def test_web_to_telegram_keeps_the_conversation_and_its_context(stack):
     post(stack, fake.text_update(third, f"/start {link['code']}"))
     wait_reply(fake, third, since, "no longer valid")
     owners = stack.query(
-        "SELECT count(DISTINCT customer_id) FROM channel_identities WHERE external_id IN (?, ?)", session, str(third)
+        "SELECT count(DISTINCT customer_id) FROM channel_identities WHERE external_id IN (?, ?)",
+        session_key(session),
+        str(third),
     )
     assert owners == [(2,)]
 

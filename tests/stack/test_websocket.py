@@ -143,7 +143,8 @@ def test_bad_frames_get_a_clear_error_and_the_socket_stays_usable(stack, frame, 
         ws.send(json.dumps({"type": "ping"}))
         assert receive(ws, lambda f: f["type"] == "pong")
     # nothing was stored for the rejected frame (no message, not even a customer record)
-    assert stack.query("SELECT count(*) FROM channel_identities WHERE external_id = ?", token) == [(0,)]
+    key = identity.session_key(token)
+    assert stack.query("SELECT count(*) FROM channel_identities WHERE external_id = ?", key) == [(0,)]
 
 
 def test_a_socket_that_never_says_hello_is_closed(stack):
@@ -170,8 +171,8 @@ def test_verified_sessions_of_one_user_share_a_conversation(stack):
     assert ready["messages"][0]["text"] == "How do I reset my password?"
     owners = stack.query(
         "SELECT count(DISTINCT customer_id) FROM channel_identities WHERE external_id IN (?, ?, ?)",
-        laptop,
-        phone,
+        identity.session_key(laptop),
+        identity.session_key(phone),
         f"user:{user['id']}",
     )
     assert owners == [(1,)]
@@ -193,7 +194,8 @@ def test_an_invalid_signature_is_refused_and_never_merged(stack):
             ws.recv(timeout=15)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
     # the intruder's session is not joined to the user, and sees nothing of theirs
-    assert stack.query("SELECT count(*) FROM channel_identities WHERE external_id = ?", intruder) == [(0,)]
+    intruder_key = identity.session_key(intruder)
+    assert stack.query("SELECT count(*) FROM channel_identities WHERE external_id = ?", intruder_key) == [(0,)]
     with connect(stack.ws_url) as ws:
         assert hello(ws, intruder)["messages"] == []
 

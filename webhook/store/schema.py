@@ -73,7 +73,7 @@ class Customer(Base):
 
 
 class ChannelIdentity(Base):
-    """How a customer is known on one channel: a web session token, a Telegram user id."""
+    """How a customer is known on one channel: a web session token's SHA-256, ``user:<id>``, a Telegram id."""
 
     __tablename__ = "channel_identities"
     __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_identity_channel_external"),)

@@ -20,6 +20,7 @@ from webhook.channels.web.schemas import (
     LinkResponse,
     Reply,
 )
+from webhook.domain import identity
 from webhook.domain.enums import Channel
 from webhook.domain.errors import BotUnavailable, MessageRejected
 from webhook.domain.messages import InboundMessage
@@ -43,9 +44,10 @@ async def chat_page(request: Request, pages: Annotated[Jinja2Templates, Depends(
 )
 async def chat(body: ChatRequest, service: Conversations) -> ChatResponse | JSONResponse:
     """Send one customer message and get the bot's replies (the web channel, synchronous form)."""
+    session = identity.session_key(body.session)  # the token itself is never stored (docs/security.md)
     inbound = InboundMessage(
         channel=Channel.WEB,
-        external_id=body.session,
+        external_id=session,
         text=body.text,
         payload=body.payload,
         client_message_id=body.client_message_id,
@@ -69,7 +71,7 @@ async def chat(body: ChatRequest, service: Conversations) -> ChatResponse | JSON
 @router.get("/api/chat/history", response_model=HistoryResponse)
 async def history(service: Conversations, session: str = Query(pattern=SESSION_PATTERN)) -> HistoryResponse:
     """The open conversation of a chat session, to restore the window after a reload."""
-    conversation_id, messages = await service.transcript(Channel.WEB, session)
+    conversation_id, messages = await service.transcript(Channel.WEB, identity.session_key(session))
     return HistoryResponse(
         conversation_id=conversation_id,
         messages=[
@@ -99,7 +101,7 @@ async def telegram_link(
         return JSONResponse(
             {"error": "telegram_unavailable", "detail": "no Telegram bot is configured"}, status_code=404
         )
-    issued = await service.issue_link(Channel.WEB, body.session, Channel.TELEGRAM)
+    issued = await service.issue_link(Channel.WEB, identity.session_key(body.session), Channel.TELEGRAM)
     return LinkResponse(
         code=issued.code, url=f"https://t.me/{bot_username}?start={issued.code}", expires_at=issued.expires_at
     )

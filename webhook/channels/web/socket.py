@@ -50,7 +50,7 @@ class WebChatSocket:
     def __init__(self, ws: WebSocket, service: ConversationService, hello: HelloFrame, features: dict[str, bool]):
         self.ws = ws
         self.service = service
-        self.session = hello.session
+        self.session = identity.session_key(hello.session)  # the token's hash: all the store knows
         self.lang = hello.lang
         self.last_sent = hello.after
         self.features = features
@@ -218,11 +218,12 @@ async def chat_socket(
         return
     try:
         secret = config.widget_identity_secret
-        if hello.user is not None and not await _identify(ws, service, secret, hello.session, hello.user):
+        session = identity.session_key(hello.session)
+        if hello.user is not None and not await _identify(ws, service, secret, session, hello.user):
             return
         if hello.link:
             try:
-                await service.redeem_link(hello.link, Channel.WEB, hello.session, hello.lang)
+                await service.redeem_link(hello.link, Channel.WEB, session, hello.lang)
             except LinkError as exc:
                 await ws.send_json(ErrorFrame(error="invalid_link", detail=str(exc)).model_dump())
         await WebChatSocket(ws, service, hello, {"telegram": bool(bot_username)}).run()
