@@ -9,7 +9,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
 
@@ -29,13 +28,14 @@ from webhook.api import (
 )
 from webhook.api import metrics as metrics_api
 from webhook.api.errors import install_error_handlers
+from webhook.api.hardening import CookieOriginCheck, SecurityHeaders, WidgetCors
 from webhook.channels import rasa_actions, telegram, web
 from webhook.domain.business_hours import BusinessHours
 from webhook.domain.handoff import HandoffRules
 from webhook.domain.policy import ConversationPolicy
 from webhook.listeners.deflections import DeflectionLog
 from webhook.listeners.question_learning import QuestionLearning
-from webhook.pages import console
+from webhook.pages import console, docs
 from webhook.pages import help as help_pages
 from webhook.pages import metrics as metrics_page
 from webhook.pages.deps import PAGES, build_templates
@@ -208,17 +208,17 @@ ROUTERS = (
     console.router,
     rasa_actions.router,
     health.router,
+    docs.router,
 )
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    # The widget runs on other sites: its REST calls are cross-origin (no cookies are involved).
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=[o.strip() for o in settings.widget_allowed_origins.split(",") if o.strip()],
-        allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type"],
-    )
+    # The widget runs on other sites: CORS on its routes only (no cookies are involved).
+    app.add_middleware(WidgetCors, allowed_origins=settings.widget_allowed_origins)
+    # Writes signed by the console's cookie must come from our own pages (CSRF).
+    app.add_middleware(CookieOriginCheck, public_url=settings.public_url)
+    # Outermost, so that every answer carries the security headers, refusals included.
+    app.add_middleware(SecurityHeaders, public_url=settings.public_url)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -229,6 +229,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Customer chat, the Rasa action endpoint and the help centre.",
         version="0.1.0",
         lifespan=_lifespan(settings),
+        docs_url=None,  # served from our own files by webhook.pages.docs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.templates = build_templates()

@@ -4,7 +4,8 @@ Frames sent: ``queue`` (the whole queue, with the ids of new arrivals), ``messag
 (in the followed conversation), ``following``, ``pong`` and ``error``. Frames read:
 ``follow`` (a conversation id) and ``ping``. Signing in is as for the API (header,
 ``token`` query parameter, or the console's cookie), agents and admins only;
-others are closed with 4401.
+others are closed with 4401. A handshake from a page on another origin is closed with
+4403 before anything else: the cookie would otherwise let any site open the feed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from webhook.api.agent_schemas import QueueOut
-from webhook.api.deps import COOKIE_NAME, AgentsDep, DatabaseDep, token_user
+from webhook.api.deps import COOKIE_NAME, AgentsDep, DatabaseDep, SettingsDep, token_user
+from webhook.api.hardening import foreign_origin
 from webhook.domain.enums import Role
 from webhook.runtime.events import AGENTS_TOPIC, Subscription, conversation_topic
 from webhook.services.agents import AgentService
@@ -133,8 +135,11 @@ class AgentFeed:
 
 
 @router.websocket("/ws/agent")
-async def agent_socket(ws: WebSocket, db: DatabaseDep, agents: AgentsDep) -> None:
+async def agent_socket(ws: WebSocket, db: DatabaseDep, agents: AgentsDep, settings: SettingsDep) -> None:
     """The console's live feed: the queue whenever it changes, and the followed conversation's messages."""
+    if foreign_origin(ws, settings.public_url) is not None:
+        await ws.close(code=4403, reason="origin not allowed")
+        return
     user = await socket_user(ws, db)
     if user is None:
         await ws.close(code=4401, reason="sign in as an agent")

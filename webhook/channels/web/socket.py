@@ -30,7 +30,7 @@ from webhook.channels.web.schemas import (
     SignedUser,
     TypingFrame,
 )
-from webhook.domain import identity
+from webhook.domain import identity, origins
 from webhook.domain.enums import Channel
 from webhook.domain.errors import BotUnavailable, LinkError, MessageRejected
 from webhook.domain.messages import InboundMessage, Stored
@@ -195,10 +195,16 @@ def problem(exc: Exception) -> str:
     return str(exc) or "not valid JSON"
 
 
-def origin_allowed(origin: str | None, allowed: str) -> bool:
-    """Whether a page on ``origin`` may open the socket (``allowed``: comma-separated origins, or ``*``)."""
-    entries = [o.strip().rstrip("/") for o in allowed.split(",") if o.strip()]
-    return "*" in entries or origin is None or origin.rstrip("/") in entries
+def origin_allowed(ws: WebSocket, config: Settings) -> bool:
+    """Whether the page behind the handshake may open the socket.
+
+    Our own pages (the demo shop) always may, as may a client that names no page (not a
+    browser); another site only when WIDGET_ALLOWED_ORIGINS lists it (``*``: any).
+    """
+    origin = ws.headers.get("origin")
+    if origin is None or origins.is_own(origin, config.public_url, ws.url.scheme, ws.headers.get("host")):
+        return True
+    return origins.AllowedOrigins.parse(config.widget_allowed_origins).allows(origin)
 
 
 @router.websocket("/ws/chat")
@@ -209,7 +215,7 @@ async def chat_socket(
     bot_username: Annotated[str | None, Depends(telegram_username)],
 ) -> None:
     """The widget's live connection (protocol: docs/web-widget.md)."""
-    if not origin_allowed(ws.headers.get("origin"), config.widget_allowed_origins):
+    if not origin_allowed(ws, config):
         await ws.close(code=4403, reason="origin not allowed")
         return
     await ws.accept()

@@ -232,6 +232,20 @@
     return node;
   }
 
+  // A constructed stylesheet rather than a <style> element: a page whose Content-Security-Policy
+  // forbids inline styles (our own pages, and many hosts') would block the element, not the sheet.
+  function adoptStyles(shadow) {
+    try {
+      if ("adoptedStyleSheets" in shadow && typeof CSSStyleSheet === "function" && CSSStyleSheet.prototype.replaceSync) {
+        var sheet = new CSSStyleSheet();
+        sheet.replaceSync(CSS_TEXT);
+        shadow.adoptedStyleSheets = [sheet];
+        return;
+      }
+    } catch (e) { /* an older browser: the element below */ }
+    shadow.appendChild(el("style", { text: CSS_TEXT }));
+  }
+
   var uid = "lw" + Math.random().toString(36).slice(2, 8);
   var host, root, wrap, launcher, badge, panel, titleEl, langSelect, langLabel, closeBtn, bar, tgBtn,
     notice, log, typingEl, typingText, errorEl, form, input, inputLabel, sendBtn;
@@ -245,7 +259,7 @@
     }
     root = host.shadowRoot || host.attachShadow({ mode: "open" });
     while (root.firstChild) root.removeChild(root.firstChild);
-    root.appendChild(el("style", { text: CSS_TEXT }));
+    adoptStyles(root);
 
     wrap = el("div", { className: "w pos-" + options.position });
     wrap.style.setProperty("--accent", options.color);
