@@ -43,7 +43,7 @@ def previous_question(tracker: Tracker) -> str | None:
             continue  # this message
         if turns > FOLLOW_UP_WINDOW + 1:
             return None
-        text = str(event.get("text") or "")
+        text = context.clipped(event.get("text"))
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
         if text and not text.startswith("/") and intent in ("ask_question", "nlu_fallback"):
             return text
@@ -85,7 +85,7 @@ class ActionAnswerQuestion(Action):
                 record = SearchRecord(query=None, decision="answer", chosen=article.key, candidates=(_candidate(hit),))
                 return self._answer(dispatcher, ctx, hit, lang, record)
 
-        question = tracker.latest_message.get("text") or ""
+        question = context.customer_text(tracker)
         result = await asyncio.to_thread(ctx.knowledge_base.search, question, lang)
         record = _search_record(result)
         earlier = previous_question(tracker) if refers_back(question, lang) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rasa_sdk import Tracker
 
+from actions.context import customer_text
 from knowledge_base.text import LANGUAGES, detect_language
 
 
@@ -13,4 +14,4 @@ def customer_language(tracker: Tracker) -> str:
     lang = metadata.get("lang") or tracker.get_slot("language")
     if lang in LANGUAGES:
         return str(lang)
-    return detect_language(tracker.latest_message.get("text") or "", default="en") or "en"
+    return detect_language(customer_text(tracker), default="en") or "en"

@@ -151,7 +151,9 @@ async def _start(state: State, settings: Settings) -> None:
     state.db = Database(settings.database_url)
     state.knowledge_base = await load_knowledge_base(settings, state.db)
     link_base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    action_context.configure(action_context.ActionContext(state.knowledge_base, link_base))
+    action_context.configure(
+        action_context.ActionContext(state.knowledge_base, link_base, max_text_chars=settings.max_message_chars)
+    )
     state.rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_s)
     state.bus = create_bus(settings.redis_url)
     await state.bus.start()

@@ -19,9 +19,11 @@ def rasa_has_model(response: httpx.Response) -> bool:
 
 def services(settings: Settings) -> list[Service]:
     token = settings.rasa_token or secrets.token_urlsafe(24)
+    # The secret Rasa sends to the action endpoint (bot/endpoints.yml), which is on the public port.
+    action_token = settings.action_endpoint_token or secrets.token_urlsafe(32)
     app_base = f"http://{settings.host}:{settings.port}"
     rasa_base = f"http://127.0.0.1:{settings.rasa_port}"
-    shared = {"RASA_TOKEN": token, "RASA_URL": rasa_base}
+    shared = {"RASA_TOKEN": token, "RASA_URL": rasa_base, "ACTION_ENDPOINT_TOKEN": action_token}
     web = Service(
         name="web",
         command=[
