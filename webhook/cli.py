@@ -1,17 +1,23 @@
-"""Commands: ``python -m webhook run|migrate|prepare|calibrate|import-articles|export-articles|create-user``."""
+"""Commands: ``python -m webhook run|migrate|prepare|calibrate|import-articles|export-articles|create-user``,
+and the privacy commands ``export-customer|erase-customer|retention``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from webhook.settings import get_settings
 
 if TYPE_CHECKING:
     from knowledge_base.articles import ArticleSet
+    from webhook.store.database import Database
+
+T = TypeVar("T")
+CLI_ACTOR = "cli"  # who the audit log says did what a command did
 
 
 RESTART_NOTE = (
@@ -268,10 +274,13 @@ def _create_user(args: argparse.Namespace) -> int:
                         role=args.role,
                         display_name=args.display_name,
                         is_active=True,
+                        actor=CLI_ACTOR,
                     )
                     verb = "updated"
                 else:
-                    user = await user_store.create_user(session, args.username, password, args.role, args.display_name)
+                    user = await user_store.create_user(
+                        session, args.username, password, args.role, args.display_name, actor=CLI_ACTOR
+                    )
                     verb = "created"
                 await session.commit()
                 return f"{verb} {user.role.value} {user.username!r} (shown to customers as {user.display_name!r})"
@@ -286,14 +295,90 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m webhook")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start the web service and Rasa; Ctrl-C stops both")
-    sub.add_parser("migrate", help="bring the database schema up to date")
-    sub.add_parser("prepare", help="migrate, seed the demo help centre, build the index")
-    cal = sub.add_parser("calibrate", help="calibrate the fusion weights and decision thresholds on labelled questions")
-    cal.add_argument("--questions", type=Path, help="JSONL: text, expected (article key or null), lang")
+def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
+    """Migrate, then run ``work`` on the configured database and close it."""
+    from webhook.store.database import Database, migrate
+
+    settings = get_settings()
+    migrate(settings.database_url)
+
+    async def go() -> T:
+        db = Database(settings.database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+def _export_customer(args: argparse.Namespace) -> int:
+    """Everything we hold about one customer, as JSON on stdout or in a file; recorded in the audit log."""
+    from webhook.domain.errors import CustomerNotFound
+    from webhook.services.customer_data import CustomerData
+
+    tracker = get_settings().rasa_tracker_db
+    try:
+        export = _with_database(lambda db: CustomerData(db, tracker).export(args.ref, CLI_ACTOR))
+    except CustomerNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    text = export.model_dump_json(indent=2)
+    if args.output is None:
+        print(text)
+        return 0
+    args.output.write_text(text + "\n", encoding="utf-8")
+    print(f"wrote customer {export.customer.id} ({len(export.conversations)} conversations) to {args.output}")
+    return 0
+
+
+def _confirmed(question: str) -> bool:
+    """Asked on a terminal; a script (no terminal) is taken to mean it."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        return True
+    return input(f"{question} [y/N] ").strip().lower() == "y"
+
+
+def _erase_customer(args: argparse.Namespace) -> int:
+    """Erase one customer everywhere (asks first on a terminal, unless --yes); prints the rows per table."""
+    from webhook.domain.errors import CustomerNotFound, TrackerStoreUnavailable
+    from webhook.services.customer_data import CustomerData
+
+    if not args.yes and not _confirmed(f"Erase the customer {args.ref!r} everywhere? This cannot be undone."):
+        print("nothing was erased", file=sys.stderr)
+        return 1
+    tracker = get_settings().rasa_tracker_db
+    try:
+        report = _with_database(lambda db: CustomerData(db, tracker).erase(args.ref, CLI_ACTOR))
+    except (CustomerNotFound, TrackerStoreUnavailable) as exc:
+        print(f"error: {exc}; nothing was erased", file=sys.stderr)
+        return 1
+    print(report.model_dump_json(indent=2))
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    """Erase (or with --dry-run count) what is older than RETENTION_DAYS, as the daily task does."""
+    from webhook.domain.errors import TrackerStoreUnavailable
+    from webhook.services.retention import Retention
+
+    settings = get_settings()
+    days = args.days if args.days is not None else settings.retention_days
+    if days <= 0:
+        print("error: retention is off: set RETENTION_DAYS (or give --days N)", file=sys.stderr)
+        return 1
+    try:
+        report = _with_database(
+            lambda db: Retention(db, settings.rasa_tracker_db, days).run(dry_run=args.dry_run, actor=CLI_ACTOR)
+        )
+    except TrackerStoreUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(report.model_dump_json(indent=2))
+    return 0
+
+
+def _add_article_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp = sub.add_parser(
         "import-articles",
         help="import a folder of Markdown articles, or a kb.jsonl file",
@@ -306,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = imp.add_mutually_exclusive_group()
     mode.add_argument("--publish", dest="publish", action="store_true", default=True, help="make them live (default)")
     mode.add_argument("--draft", dest="publish", action="store_false", help="save them as drafts")
+    imp.set_defaults(usage_error=imp.error)
     exp = sub.add_parser(
         "export-articles",
         help="write the articles to a folder of Markdown files (<key>/<lang>.md)",
@@ -321,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
         "latest version, drafts and archived ones included, with status: and version: in the front matter",
     )
     exp.add_argument("--overwrite", action="store_true", help="write into a folder that is not empty")
+
+
+def _add_user_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     user = sub.add_parser(
         "create-user",
         help="add a user of the agent console",
@@ -336,25 +425,78 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="if the user exists, set its password, role (and display name) instead, and end its sign-ins",
     )
+
+
+CUSTOMER_REF = (
+    "the customer: our customer id, a conversation id, telegram:<user id>, web:<session token>, "
+    "web:user:<verified id>, or an e-mail address a verified identity carries"
+)
+
+
+def _add_privacy_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    exp = sub.add_parser("export-customer", help="everything we hold about one customer, as JSON")
+    exp.add_argument("ref", help=CUSTOMER_REF)
+    exp.add_argument("--output", "-o", type=Path, metavar="FILE", help="write it to FILE instead of stdout")
+    erase = sub.add_parser(
+        "erase-customer",
+        help="erase one customer everywhere: our tables and Rasa's tracker store",
+        description="Erase one customer everywhere; their conversations stay only as anonymous counts. "
+        "Recorded in the audit log (rows per table, no data).",
+    )
+    erase.add_argument("ref", help=CUSTOMER_REF)
+    erase.add_argument("--yes", action="store_true", help="do not ask first (on a terminal it asks)")
+    keep = sub.add_parser("retention", help="erase conversations resolved more than RETENTION_DAYS ago, now")
+    keep.add_argument("--dry-run", action="store_true", help="only count what would be erased")
+    keep.add_argument("--days", type=int, help="instead of RETENTION_DAYS")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m webhook")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the web service and Rasa; Ctrl-C stops both")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser("prepare", help="migrate, seed the demo help centre, build the index")
+    cal = sub.add_parser("calibrate", help="calibrate the fusion weights and decision thresholds on labelled questions")
+    cal.add_argument("--questions", type=Path, help="JSONL: text, expected (article key or null), lang")
+    _add_article_commands(sub)
+    _add_user_command(sub)
+    _add_privacy_commands(sub)
+    return parser
+
+
+def _run(_args: argparse.Namespace) -> int:
+    from webhook.runtime.launcher import run
+
+    return run(get_settings())
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from webhook.store.database import migrate
+
+    migrate(get_settings().database_url)
+    return 0
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _run,
+    "migrate": _migrate,
+    "prepare": lambda _args: _prepare(),
+    "calibrate": lambda args: _calibrate(args.questions),
+    "create-user": _create_user,
+    "export-articles": lambda args: _export_articles(args.folder, args.status, args.overwrite),
+    "export-customer": _export_customer,
+    "erase-customer": _erase_customer,
+    "retention": _retention,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
-
-    if args.command == "run":
-        from webhook.runtime.launcher import run
-
-        return run(get_settings())
-    if args.command == "migrate":
-        from webhook.store.database import migrate
-
-        migrate(get_settings().database_url)
-        return 0
-    if args.command == "prepare":
-        return _prepare()
-    if args.command == "calibrate":
-        return _calibrate(args.questions)
-    if args.command == "create-user":
-        return _create_user(args)
-    if args.command == "export-articles":
-        return _export_articles(args.folder, args.status, args.overwrite)
+    handler = HANDLERS.get(args.command)
+    if handler is not None:
+        return handler(args)
+    # import-articles
     if (args.folder is None) == (args.kb is None):
-        imp.error("give a FOLDER or --kb FILE.jsonl (one of them)")
+        args.usage_error("give a FOLDER or --kb FILE.jsonl (one of them)")
     return _import_articles(args.folder, args.kb, args.publish)

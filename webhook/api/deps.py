@@ -26,11 +26,14 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge_base.search import KnowledgeBase
+from webhook.api.rate_limits import AbuseLimitsDep
 from webhook.domain.enums import Role
+from webhook.domain.redaction import Redactor
 from webhook.runtime.rasa_client import RasaClient
 from webhook.services.agents import AgentService
 from webhook.services.articles import ArticleService
 from webhook.services.conversations import ConversationService
+from webhook.services.customer_data import CustomerData
 from webhook.services.optimise import Optimiser
 from webhook.settings import Settings, get_settings
 from webhook.store import users as user_store
@@ -99,17 +102,35 @@ def rasa_client(connection: HTTPConnection) -> RasaClient:
     return rasa
 
 
+def customer_data(connection: HTTPConnection) -> CustomerData:
+    service: CustomerData = connection.app.state.customer_data
+    return service
+
+
+def redactor(connection: HTTPConnection) -> Redactor:
+    """The app's one :class:`Redactor` (REDACT_PATTERNS, REDACT_PHONE_REGIONS); each use checks its own switch."""
+    found: Redactor = connection.app.state.redactor
+    return found
+
+
 ConversationsDep = Annotated[ConversationService, Depends(conversation_service)]
 AgentsDep = Annotated[AgentService, Depends(agent_service)]
 ArticlesDep = Annotated[ArticleService, Depends(article_service)]
 OptimiserDep = Annotated[Optimiser, Depends(optimiser)]
 KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(knowledge_base)]
 RasaDep = Annotated[RasaClient, Depends(rasa_client)]
+RedactorDep = Annotated[Redactor, Depends(redactor)]
+CustomerDataDep = Annotated[CustomerData, Depends(customer_data)]
 
 
 # -- the editor API's key --------------------------------------------------------------
-def require_editor_key(settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None) -> None:
-    """The ``X-API-Key`` header must equal ``EDITOR_API_KEY``: 401 when it does not, 403 when none is set."""
+async def require_editor_key(
+    settings: SettingsDep, limits: AbuseLimitsDep, x_api_key: Annotated[str | None, Header()] = None
+) -> None:
+    """The ``X-API-Key`` header must equal ``EDITOR_API_KEY``: 401 when it does not, 403 when none is set.
+
+    The key's calls count against RATE_LIMIT_STAFF_PER_USER, as one user.
+    """
     expected = settings.editor_api_key
     if not expected:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the editor API is disabled: set EDITOR_API_KEY")
@@ -119,6 +140,7 @@ def require_editor_key(settings: SettingsDep, x_api_key: Annotated[str | None, H
             "a valid X-API-Key header is required",
             headers={"WWW-Authenticate": "X-API-Key"},
         )
+    await limits.staff_call("editor-api-key")
 
 
 EditorKey = Depends(require_editor_key)
@@ -170,8 +192,9 @@ async def signed_in(db: DatabaseDep, token: PresentedToken) -> SignedIn:
     return SignedIn(user, token)
 
 
-async def current_user(auth: Annotated[SignedIn, Depends(signed_in)]) -> User:
-    """The signed-in console user (any role)."""
+async def current_user(auth: Annotated[SignedIn, Depends(signed_in)], limits: AbuseLimitsDep) -> User:
+    """The signed-in console user (any role); each call counts against RATE_LIMIT_STAFF_PER_USER."""
+    await limits.staff_call(f"user:{auth.user.id}")
     return auth.user
 
 

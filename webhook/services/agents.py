@@ -32,6 +32,7 @@ from webhook.services.agent_records import (
 )
 from webhook.services.conversations import ConversationService
 from webhook.store import agents as repo
+from webhook.store import audit
 from webhook.store import conversations as messages_repo
 from webhook.store.conversations import StoredMessage
 from webhook.store.schema import Conversation, User
@@ -128,6 +129,7 @@ class AgentService:
                 who = f" by {owner.display_name}" if owner else ""
                 raise Conflict(f"this conversation is not waiting any more (taken{who})")
             await repo.set_presence(session, agent)
+            await audit.record(session, "conversation.claimed", actor=agent, target=f"conversation:{conversation_id}")
             await session.commit()
             lang = conversation.language
         await self.conversations.post(
@@ -167,6 +169,13 @@ class AgentService:
                 raise LookupError(f"no active agent {username!r}")
             conversation.agent_id = target.id
             repo.add_event(session, conversation_id, "transferred", agent.username, {"to": target.username})
+            await audit.record(
+                session,
+                "conversation.transferred",
+                actor=agent,
+                target=f"conversation:{conversation_id}",
+                detail={"to": target.username},
+            )
             lang, name = conversation.language, target.display_name
             await session.commit()
         await self.conversations.post(
@@ -199,6 +208,7 @@ class AgentService:
             conversation.agent_id = None
             conversation.queued_at = None
             repo.add_event(session, conversation_id, "released", agent.username)
+            await audit.record(session, "conversation.released", actor=agent, target=f"conversation:{conversation_id}")
             lang = conversation.language
             await session.commit()
         await self.conversations.rasa.append_events(conversation_id, [{"event": "resume"}])

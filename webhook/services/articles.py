@@ -45,14 +45,25 @@ from webhook.services.kb_events import (
     read_kb_event,
 )
 from webhook.store import articles as repo
-from webhook.store import suggestions
+from webhook.store import audit, suggestions
 from webhook.store.database import Database
-from webhook.store.schema import ArticleRecord, ArticleVersion, QuestionSuggestion
+from webhook.store.schema import ArticleRecord, ArticleVersion, QuestionSuggestion, User
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_QUESTIONS = 100  # alternative questions per translation
+API_KEY_ACTOR = "api-key"  # the audit log's actor for a change made with EDITOR_API_KEY and no signed-in user
+
+
+async def _audited(
+    session: AsyncSession, action: str, actor: User | str | None, record: ArticleRecord, **detail: Any
+) -> ArticleRecord:
+    """Record a publish or rollback in the audit log, in the transaction that makes it."""
+    target = f"article:{record.key}/{record.lang}"
+    facts = {"version": record.version, "published_version": record.published_version, **detail}
+    await audit.record(session, action, actor=actor or API_KEY_ACTOR, target=target, detail=facts)
+    return record
 
 
 class ArticleService:
@@ -144,23 +155,39 @@ class ArticleService:
         tags: Sequence[str] = (),
         author: str | None = None,
         publish: bool = False,
+        actor: User | str | None = None,
     ) -> tuple[ArticleRecord, bool]:
-        return await self._change(
-            key,
-            lang,
-            lambda s: repo.save(
-                s, key, lang, title=title, body=body, questions=questions, tags=tags, author=author, publish=publish
-            ),
-        )
+        """Save a new version; one saved live is audited as ``article.published`` by ``actor``."""
 
-    async def publish(self, key: str, lang: str, author: str | None = None) -> ArticleRecord:
-        return await self._change(key, lang, lambda s: repo.publish(s, key, lang, author))
+        async def operation(s: AsyncSession) -> tuple[ArticleRecord, bool]:
+            record, created = await repo.save(
+                s, key, lang, title=title, body=body, questions=questions, tags=tags, author=author, publish=publish
+            )
+            if publish:
+                await _audited(s, "article.published", actor, record, created=created)
+            return record, created
+
+        return await self._change(key, lang, operation)
+
+    async def publish(
+        self, key: str, lang: str, author: str | None = None, actor: User | str | None = None
+    ) -> ArticleRecord:
+        async def operation(s: AsyncSession) -> ArticleRecord:
+            return await _audited(s, "article.published", actor, await repo.publish(s, key, lang, author))
+
+        return await self._change(key, lang, operation)
 
     async def archive(self, key: str, lang: str, author: str | None = None) -> ArticleRecord:
         return await self._change(key, lang, lambda s: repo.archive(s, key, lang, author))
 
-    async def rollback(self, key: str, lang: str, version: int, author: str | None = None) -> ArticleRecord:
-        return await self._change(key, lang, lambda s: repo.rollback(s, key, lang, version, author))
+    async def rollback(
+        self, key: str, lang: str, version: int, author: str | None = None, actor: User | str | None = None
+    ) -> ArticleRecord:
+        async def operation(s: AsyncSession) -> ArticleRecord:
+            record = await repo.rollback(s, key, lang, version, author)
+            return await _audited(s, "article.rolled_back", actor, record, to=version)
+
+        return await self._change(key, lang, operation)
 
     async def remove(self, key: str, lang: str) -> None:
         await self._change(key, lang, lambda s: repo.remove(s, key, lang))

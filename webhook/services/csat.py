@@ -21,8 +21,8 @@ from webhook.domain.policy import ConversationPolicy
 from webhook.domain.turns import CustomerRecord, ServiceRecord
 from webhook.services.posting import Poster
 from webhook.store import agents as agents_repo
+from webhook.store import audit, feedback
 from webhook.store import conversations as repo
-from webhook.store import feedback
 from webhook.store.database import Database
 from webhook.store.schema import Conversation, CsatResponse, Customer, User
 
@@ -47,6 +47,9 @@ class CsatSurvey:
             conversation.resolved_at = datetime.now(UTC)
             conversation.resolved_by = resolver
             agents_repo.add_event(session, conversation_id, "resolved", agent.username if agent else "bot")
+            if agent is not None:  # the bot's resolutions are counted on /metrics, not audited one by one
+                target = f"conversation:{conversation_id}"
+                await audit.record(session, "conversation.resolved", actor=agent, target=target)
             lang = conversation.language or self.policy.default_language
             channel = conversation.last_channel or Channel.WEB
             asked = None

@@ -127,3 +127,12 @@ class Metrics(Figures):
     agents: AgentFigures
     content_gaps: list[ContentGap]
     series: list[DayFigures]
+
+
+class PrivacyFigures(Figures):
+    """Erasures that happened in the period (not about the conversations created in it), from the audit log."""
+
+    retention_days: int  # RETENTION_DAYS; 0: retention is off
+    erased_by_retention: int  # conversations the daily retention run erased in [from, to)
+    customers_erased: int  # customers erased on request (API or CLI) in [from, to)
+    last_retention_run: str | None  # ISO 8601, UTC: when the last daily run finished

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webhook.domain.enums import ConversationStatus
 from webhook.store.customer_data import ANONYMOUS_CUSTOMER_ID
+from webhook.store.metrics_figures import PrivacyFigures
 from webhook.store.schema import AuditEvent, ChannelIdentity, Conversation, Customer, ScheduledRun, TelegramUpdate
 
 RETENTION_TASK = "retention"
@@ -80,8 +81,8 @@ async def claim_run(session: AsyncSession, task: str, period: str) -> bool:
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(ScheduledRun).values(task=task, period=period, claimed_at=datetime.now(UTC))
-    result = await session.execute(statement.on_conflict_do_nothing(index_elements=["task", "period"]))
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    claimed = statement.on_conflict_do_nothing(index_elements=["task", "period"]).returning(ScheduledRun.task)
+    return (await session.execute(claimed)).first() is not None
 
 
 async def finish_run(session: AsyncSession, task: str, period: str, result: dict[str, Any]) -> None:
@@ -115,3 +116,18 @@ async def erased_between(session: AsyncSession, start: datetime, end: datetime) 
         else:
             by_request += 1
     return by_retention, by_request
+
+
+async def privacy_figures(session: AsyncSession, start: datetime, end: datetime, retention_days: int) -> PrivacyFigures:
+    """What ``/metrics`` shows of erasure and retention for [start, end)."""
+    by_retention, by_request = await erased_between(session, start, end)
+    run = await last_run(session)
+    finished = None if run is None or run.finished_at is None else run.finished_at
+    if finished is not None and finished.tzinfo is None:
+        finished = finished.replace(tzinfo=UTC)
+    return PrivacyFigures(
+        retention_days=retention_days,
+        erased_by_retention=by_retention,
+        customers_erased=by_request,
+        last_retention_run=None if finished is None else finished.astimezone(UTC).isoformat(),
+    )

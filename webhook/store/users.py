@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webhook.domain.enums import Role
 from webhook.domain.errors import DuplicateUser, InvalidUsername, UnknownUser, UserError, WeakPassword
+from webhook.store import audit
 from webhook.store.schema import AgentToken, User
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -111,9 +112,18 @@ def _display_name(display_name: str | None, username: str) -> str:
 
 
 async def create_user(
-    session: AsyncSession, username: str, password: str, role: Role | str, display_name: str | None = None
+    session: AsyncSession,
+    username: str,
+    password: str,
+    role: Role | str,
+    display_name: str | None = None,
+    *,
+    actor: User | str = audit.SYSTEM,
 ) -> User:
-    """Add a user (flushed, not committed). Raises :class:`UserError` with a message for people."""
+    """Add a user (flushed, not committed), recorded in the audit log as ``user.created`` by ``actor``.
+
+    Raises :class:`UserError` with a message for people.
+    """
     check_username(username)
     check_password_strength(password)
     role = Role(role)
@@ -133,6 +143,8 @@ async def create_user(
         await session.flush()
     except IntegrityError as exc:  # created by someone else in the meantime
         raise DuplicateUser(f"a user named {username!r} already exists") from exc
+    detail = {"username": user.username, "role": role.value}
+    await audit.record(session, "user.created", actor=actor, target=f"user:{user.id}", detail=detail)
     return user
 
 
@@ -144,23 +156,35 @@ async def update_user(
     role: Role | str | None = None,
     display_name: str | None = None,
     is_active: bool | None = None,
+    actor: User | str = audit.SYSTEM,
 ) -> User:
-    """Change a user. A new password or deactivation also ends every sign-in the user has."""
+    """Change a user. A new password or deactivation also ends every sign-in the user has.
+
+    Recorded in the audit log as ``user.changed`` by ``actor``: what changed (never the password).
+    """
     user = await find_user(session, username)
     if user is None:
         raise UnknownUser(f"no user named {username!r}")
+    changes: dict[str, object] = {}
     if password is not None:
         check_password_strength(password)
         user.password_hash = await asyncio.to_thread(hash_password, password)
-    if role is not None:
+        changes["password"] = True
+    if role is not None and Role(role) != user.role:
+        changes["role"] = [user.role.value, Role(role).value]
         user.role = Role(role)
-    if display_name is not None:
+    if display_name is not None and _display_name(display_name, user.username) != user.display_name:
         user.display_name = _display_name(display_name, user.username)
-    if is_active is not None:
+        changes["display_name"] = True
+    if is_active is not None and is_active != user.is_active:
+        changes["active"] = is_active
         user.is_active = is_active
     if password is not None or is_active is False:
         await revoke_user_tokens(session, user.id)
     await session.flush()
+    if changes:
+        detail = {"username": user.username, **changes}
+        await audit.record(session, "user.changed", actor=actor, target=f"user:{user.id}", detail=detail)
     return user
 
 

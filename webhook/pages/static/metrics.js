@@ -115,6 +115,14 @@
     setText("h-first-response-p90", "p90 " + duration(timing.first_response_s.p90) + " · " + timing.first_response_s.count + " conversations");
     setText("h-resolution", duration(timing.resolution_s.median));
     setText("h-resolution-p90", "p90 " + duration(timing.resolution_s.p90) + " · " + timing.resolution_s.count + " conversations");
+    const privacy = data.privacy;
+    if (privacy) {
+      setText("h-retention", String(privacy.erased_by_retention));
+      setText("h-retention-sub", privacy.retention_days > 0
+        ? "after " + privacy.retention_days + " days · last run " + (privacy.last_retention_run ? when(privacy.last_retention_run) : "never")
+          + " · " + privacy.customers_erased + " customers erased on request"
+        : "retention is off · " + privacy.customers_erased + " customers erased on request");
+    }
 
     const series = data.series;
     draw("series", {
