@@ -9,7 +9,6 @@ tables; :func:`gather` reads them all into :class:`CustomerExport`, and
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webhook.domain.enums import Channel
-from webhook.domain.identity import USER_PREFIX
+from webhook.domain.identity import USER_PREFIX, session_key
 from webhook.store.customer_records import (
     ConversationOut,
     CsatOut,
@@ -59,12 +58,10 @@ _BATCH = 200
 
 
 def web_identity_keys(token: str) -> list[str]:
-    """How a web identity may be stored: a session token as its SHA-256 (hex), a verified ``user:<id>`` as it is.
-
-    Both forms are tried, so rows stored before session tokens were hashed are found too.
+    """The stored forms a web reference may name: a verified ``user:<id>`` as it is; a session token
+    as its key (:func:`session_key`, how the web channel stores it), or the key itself (as an export shows it).
     """
-    hashed = hashlib.sha256(token.encode()).hexdigest()
-    return [token] if token.startswith(USER_PREFIX) else [hashed, token]
+    return [token] if token.startswith(USER_PREFIX) else [session_key(token), token]
 
 
 async def _by_identity(session: AsyncSession, channel: Channel, keys: Sequence[str]) -> str | None:

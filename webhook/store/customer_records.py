@@ -56,7 +56,7 @@ class CustomerOut(Record):
 
 class IdentityOut(Record):
     channel: str
-    external_id: str = Field(description="a Telegram user id, a verified user:<id>, or a web session's hash")
+    external_id: str = Field(description="a Telegram user id, a verified user:<id>, or a web session's SHA-256")
     created_at: datetime
     last_seen_at: datetime
 
