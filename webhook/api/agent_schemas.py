@@ -12,15 +12,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from webhook.domain.storable_text import StorableText
+
 IsoTime = Annotated[datetime, PlainSerializer(lambda moment: moment.isoformat(), return_type=str)]
 
 
 class TextIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
+    text: StorableText = Field(min_length=1, max_length=4000)
 
 
 class TransferIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: StorableText = Field(min_length=1, max_length=64)
 
 
 class PresenceIn(BaseModel):

@@ -21,6 +21,7 @@ from webhook.api.agent_schemas import QueueOut
 from webhook.api.deps import COOKIE_NAME, AgentsDep, DatabaseDep, SettingsDep, token_user
 from webhook.api.hardening import foreign_origin
 from webhook.domain.enums import Role
+from webhook.domain.storable_text import text_problem
 from webhook.runtime.events import AGENTS_TOPIC, Subscription, conversation_topic
 from webhook.services.agents import AgentService
 from webhook.store.database import Database
@@ -111,8 +112,9 @@ class AgentFeed:
                 continue
             if not isinstance(frame, dict):
                 continue
-            if frame.get("type") == "follow" and isinstance(frame.get("conversation_id"), str):
-                await self.follow(frame["conversation_id"])
+            followed = frame.get("conversation_id")  # sent back as it came: it must be storable text
+            if frame.get("type") == "follow" and isinstance(followed, str) and is_conversation_id(followed):
+                await self.follow(followed)
             elif frame.get("type") == "ping":
                 await self.send({"type": "pong"})
 
@@ -132,6 +134,11 @@ class AgentFeed:
             self.queue_events.close()
             if self.followed is not None:
                 self.followed.close()
+
+
+def is_conversation_id(value: str) -> bool:
+    """Whether ``value`` could name a conversation (and can be sent back in a frame)."""
+    return 0 < len(value) <= 64 and text_problem(value) is None
 
 
 @router.websocket("/ws/agent")

@@ -16,6 +16,7 @@ from knowledge_base.articles import KEY_MAX_LENGTH, key_problem
 from webhook.api.deps import ArticlesDep, EditorKey, PageUser
 from webhook.api.errors import raised_as
 from webhook.domain.errors import ArticleNotFound, VersionNotFound
+from webhook.domain.storable_text import StorableText
 from webhook.services.articles import MAX_QUESTIONS
 from webhook.store.schema import ArticleRecord, ArticleVersion
 
@@ -50,12 +51,14 @@ StoredTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class ArticleIn(BaseModel):
-    title: str = Field(min_length=1, max_length=300)
-    body: str = Field(min_length=1, max_length=20_000, description="Markdown")
-    questions: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default=[], max_length=MAX_QUESTIONS)
-    tags: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default=[], max_length=20)
+    title: StorableText = Field(min_length=1, max_length=300)
+    body: StorableText = Field(min_length=1, max_length=20_000, description="Markdown")
+    questions: list[Annotated[StorableText, Field(min_length=1, max_length=500)]] = Field(
+        default=[], max_length=MAX_QUESTIONS
+    )
+    tags: list[Annotated[StorableText, Field(min_length=1, max_length=50)]] = Field(default=[], max_length=20)
     publish: bool = Field(False, description="make this version live at once")
-    author: str | None = Field(None, max_length=200)
+    author: StorableText | None = Field(None, max_length=200)
 
     @field_validator("title", "body")
     @classmethod
@@ -120,7 +123,7 @@ class VersionOut(BaseModel):
 
 
 class ActionIn(BaseModel):
-    author: str | None = Field(None, max_length=200)
+    author: StorableText | None = Field(None, max_length=200)
 
 
 class RollbackIn(ActionIn):
@@ -132,7 +135,7 @@ async def list_articles(
     articles: ArticlesDep,
     status_: Annotated[str | None, Query(alias="status", pattern="^(draft|published|archived)$")] = None,
     lang: Annotated[str | None, Query(pattern="^(en|fa|ar)$")] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[StorableText | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ArticleOut]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from knowledge_base.search import SearchResult
 from webhook.api.deps import ArticlesDep, EditorKey, SettingsDep
 from webhook.api.errors import raised_as
+from webhook.domain.storable_text import StorableText
 
 router = APIRouter(prefix="/api/kb", tags=["knowledge base"])
 
@@ -80,8 +81,8 @@ class CalibrationOut(BaseModel):
 
 
 class LabelledQuestion(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
-    expected: str | None = Field(description="the key of the article that answers it, or null")
+    text: StorableText = Field(min_length=1, max_length=4000)
+    expected: StorableText | None = Field(description="the key of the article that answers it, or null")
     lang: Literal["en", "fa", "ar"] | None = None
 
 
@@ -96,7 +97,7 @@ class ReconcileOut(BaseModel):
 @router.get("/search", response_model=SearchOut)
 async def search(
     articles: ArticlesDep,
-    q: Annotated[str, Query(min_length=1, max_length=4000)],
+    q: Annotated[StorableText, Query(min_length=1, max_length=4000)],
     lang: Annotated[str | None, Query(pattern="^(en|fa|ar)$")] = None,
     limit: Annotated[int, Query(ge=1, le=10)] = 3,
 ) -> SearchOut:

@@ -23,6 +23,7 @@ from webhook.api.deps import (
     set_session_cookie,
 )
 from webhook.api.errors import ErrorOut
+from webhook.domain.storable_text import StorableText
 from webhook.store import users as user_store
 from webhook.store.schema import User
 
@@ -32,8 +33,8 @@ INVALID_CREDENTIALS = {"error": "invalid_credentials", "detail": "wrong username
 
 
 class LoginIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=user_store.MAX_PASSWORD_CHARS)
+    username: StorableText = Field(min_length=1, max_length=64)
+    password: StorableText = Field(min_length=1, max_length=user_store.MAX_PASSWORD_CHARS)
 
 
 class UserOut(BaseModel):

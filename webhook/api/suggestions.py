@@ -16,6 +16,7 @@ from webhook.api.articles import ArticleOut
 from webhook.api.deps import ArticlesDep, EditorKey
 from webhook.api.errors import raised_as
 from webhook.domain.errors import SuggestionConflict, SuggestionNotFound
+from webhook.domain.storable_text import StorableText
 from webhook.store.schema import QuestionSuggestion
 
 router = APIRouter(prefix="/api/kb/suggestions", tags=["knowledge base"], dependencies=[EditorKey])
@@ -65,7 +66,7 @@ class SuggestionOut(BaseModel):
 
 class DecideIn(BaseModel):
     ids: list[int] = Field(min_length=1, max_length=500, description="suggestion ids")
-    author: str | None = Field(None, max_length=200)
+    author: StorableText | None = Field(None, max_length=200)
 
 
 class AcceptedOut(BaseModel):
@@ -77,7 +78,7 @@ class AcceptedOut(BaseModel):
 async def list_suggestions(
     articles: ArticlesDep,
     status_: Annotated[str, Query(alias="status", pattern="^(pending|accepted|dismissed|all)$")] = "pending",
-    key: Annotated[str | None, Query(max_length=KEY_MAX_LENGTH)] = None,
+    key: Annotated[StorableText | None, Query(max_length=KEY_MAX_LENGTH)] = None,
     lang: Annotated[str | None, Query(pattern="^(en|fa|ar)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,

@@ -35,6 +35,7 @@ from webhook.domain.errors import BotUnavailable, MessageRejected, RasaUnavailab
 from webhook.domain.messages import BotReply, InboundMessage, LocalAnswer, OnStored, Outcome, Stored
 from webhook.domain.phrases import attachment_name, phrase
 from webhook.domain.policy import ConversationPolicy
+from webhook.domain.storable_text import storable, text_problem
 from webhook.domain.turns import ActionReport, BotTurn, CustomerRecord, Recorded, ServiceRecord, TurnRecord, reports
 from webhook.runtime.events import EventBus, LocalBus, conversation_topic
 from webhook.runtime.rasa_client import RasaClient
@@ -108,8 +109,9 @@ class ConversationService:
             raise MessageRejected("the message is empty")
         if len(text) > self.policy.max_chars:
             raise MessageRejected(f"the message is longer than {self.policy.max_chars} characters")
-        if "\x00" in text:
-            raise MessageRejected("the message contains a NUL character")
+        problem = text_problem(text)  # a NUL or a lone surrogate: no database can store it
+        if problem is not None:
+            raise MessageRejected(f"the message {problem}")
         return text
 
     async def handle(
@@ -119,7 +121,8 @@ class ConversationService:
 
         With ``answer`` the channel replies itself (a command) and Rasa is not asked.
         """
-        text = inbound.text.strip() if inbound.attachment else self.validate(inbound.text)
+        # A file's caption is kept however it came (the file is for an agent); a message must be storable.
+        text = storable(inbound.text.strip()) if inbound.attachment else self.validate(inbound.text)
         async with self._locks[(inbound.channel.value, inbound.external_id)]:
             received = await self._store(inbound, text, on_stored)
             if isinstance(received, Outcome):  # a survey answer, or a resend
@@ -131,7 +134,7 @@ class ConversationService:
         async with self.db.session() as session:
             customer = await repo.find_or_create_customer(session, inbound.channel, inbound.external_id)
             if inbound.display_name and not customer.display_name:
-                customer.display_name = inbound.display_name[:200]
+                customer.display_name = storable(inbound.display_name[:200])
             answered = await self.csat.catch(session, customer, inbound, text, on_stored)
             if answered is not None:
                 return answered

@@ -23,6 +23,7 @@ from webhook.channels.telegram.turns import TurnSender
 from webhook.domain.enums import Channel
 from webhook.domain.messages import BotReply, InboundMessage
 from webhook.domain.phrases import phrase
+from webhook.domain.storable_text import storable, text_problem
 from webhook.services.conversations import ConversationService
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class UpdateHandler:
             str(user.id),
             "",
             language=supported_language(user.language_code),
-            display_name=user.full_name,
+            display_name=storable(user.full_name),
             external_message_id=str(message.message_id),
         )
         text = message.text or ""
@@ -131,9 +132,9 @@ class UpdateHandler:
                 base, text=message.caption or "", client_message_id=f"tg:{message.message_id}", attachment=attachment
             )
             await self.turns.send(message.chat.id, inbound, typing=False)
-        elif text.startswith("/"):
+        elif text.startswith("/") and text_problem(text) is None:
             await self.commands.handle(message, text, base)
-        else:
+        else:  # a text that cannot be stored (a NUL, a lone surrogate) is refused there, with the reason
             inbound = replace(base, text=text, client_message_id=f"tg:{message.message_id}")
             await self.turns.send(message.chat.id, inbound)
 
@@ -162,7 +163,7 @@ class UpdateHandler:
             payload=payload,
             client_message_id=f"tgcb:{query.id}",
             language=supported_language(user.language_code),
-            display_name=user.full_name,
+            display_name=storable(user.full_name),
         )
         await self.turns.send(chat_id, inbound)
 

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from webhook.domain.storable_text import StorableText
+
 SESSION_PATTERN = "^[A-Za-z0-9_-]{8,200}$"
 
 
@@ -23,11 +25,15 @@ class Reply(BaseModel):
     buttons: list[Button] = []
 
 
+# Every text a customer sends is StorableText: a lone UTF-16 surrogate or a NUL is a 422 (an
+# ``invalid_message`` frame on the socket), never a 500 when it reaches the database.
 class ChatRequest(BaseModel):
     session: str = Field(pattern=SESSION_PATTERN, description="The browser's chat session token")
-    text: str = Field(description="What the customer wrote, or the label of the button pressed")
-    payload: str | None = Field(None, max_length=500, description="A pressed button's payload")
-    client_message_id: str | None = Field(None, max_length=100, description="Makes a resend idempotent")
+    text: StorableText = Field(description="What the customer wrote, or the label of the button pressed")
+    payload: StorableText | None = Field(None, max_length=500, description="A pressed button's payload")
+    client_message_id: StorableText | None = Field(
+        None, min_length=1, max_length=100, description="Makes a resend idempotent"
+    )
     lang: str | None = Field(None, pattern="^(en|fa|ar)$", description="The widget's UI language")
 
 
@@ -62,9 +68,9 @@ class LinkResponse(BaseModel):
 
 # -- WebSocket frames, client to server -----------------------------------------------
 class SignedUser(BaseModel):
-    id: str = Field(min_length=1, max_length=150)
-    signature: str = Field(min_length=1, max_length=200)
-    name: str | None = Field(None, max_length=200)
+    id: StorableText = Field(min_length=1, max_length=150)
+    signature: StorableText = Field(min_length=1, max_length=200)
+    name: StorableText | None = Field(None, max_length=200)
 
 
 class HelloFrame(BaseModel):
@@ -72,15 +78,15 @@ class HelloFrame(BaseModel):
     session: str = Field(pattern=SESSION_PATTERN)
     lang: Literal["en", "fa", "ar"] | None = None
     after: int = Field(0, ge=0)
-    link: str | None = Field(None, max_length=100)
+    link: StorableText | None = Field(None, max_length=100)
     user: SignedUser | None = None
 
 
 class MessageFrame(BaseModel):
     type: Literal["message"]
-    client_message_id: str = Field(min_length=1, max_length=100)
-    text: str
-    payload: str | None = Field(None, max_length=500)
+    client_message_id: StorableText = Field(min_length=1, max_length=100)
+    text: StorableText
+    payload: StorableText | None = Field(None, max_length=500)
 
 
 # -- WebSocket frames, server to client -----------------------------------------------

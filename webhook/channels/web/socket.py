@@ -34,6 +34,7 @@ from webhook.domain import identity, origins
 from webhook.domain.enums import Channel
 from webhook.domain.errors import BotUnavailable, LinkError, MessageRejected
 from webhook.domain.messages import InboundMessage, Stored
+from webhook.domain.storable_text import text_problem
 from webhook.runtime.events import Subscription, conversation_topic
 from webhook.services.conversations import ConversationService
 from webhook.settings import Settings
@@ -126,11 +127,19 @@ class WebChatSocket:
                 if kind == "ping":
                     await self.send(PongFrame())
                 elif kind == "message":
-                    self.inbox.put_nowait(MessageFrame.model_validate(frame))
+                    await self.take(frame)
                 else:
                     await self.error("bad_frame", f"unknown frame type {kind!r}")
             except (ValueError, ValidationError) as exc:
                 await self.error("bad_frame", problem(exc))
+
+    async def take(self, frame: dict[str, Any]) -> None:
+        """Queue a message; one that cannot be taken (invalid text) is refused by its id, so it is not resent."""
+        try:
+            self.inbox.put_nowait(MessageFrame.model_validate(frame))
+        except ValidationError as exc:
+            client_message_id = message_id_of(frame)
+            await self.error("invalid_message" if client_message_id else "bad_frame", problem(exc), client_message_id)
 
     async def work(self) -> None:
         """Messages one at a time, in the order they came."""
@@ -186,6 +195,14 @@ def parse_frame(raw: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("a frame must be a JSON object")
     return value
+
+
+def message_id_of(frame: dict[str, Any]) -> str | None:
+    """The frame's ``client_message_id`` if it is one that can be named back (1-100 storable characters)."""
+    value = frame.get("client_message_id")
+    if isinstance(value, str) and 1 <= len(value) <= 100 and text_problem(value) is None:
+        return value
+    return None
 
 
 def problem(exc: Exception) -> str:

@@ -16,6 +16,7 @@
   var BACKOFF_MIN_MS = 500;
   var BACKOFF_MAX_MS = 10000;
   var FALLBACK_AFTER_FAILURES = 3;
+  var MAX_SEND_TRIES = 3;   // a message whose socket closes this often before its ack is shown as not sent
   var MAX_CHARS = 4000;
 
   var UI = {
@@ -576,9 +577,25 @@
   }
 
   // -- sending ------------------------------------------------------------------------------
+  // Text the server can store: at most MAX_CHARS without cutting a character in two, and a lone
+  // UTF-16 half (a pasted fragment) as U+FFFD; the server refuses a lone half as invalid_message.
+  function storableText(text) {
+    var end = Math.min(text.length, MAX_CHARS);
+    if (end < text.length && (text.charCodeAt(end - 1) & 0xFC00) === 0xD800) end -= 1;
+    text = text.slice(0, end);
+    if (typeof text.toWellFormed === "function") return text.toWellFormed();
+    var out = "";
+    for (var i = 0; i < text.length; i++) {
+      var c = text.charCodeAt(i);
+      var pair = (c & 0xFC00) === 0xD800 && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xFC00) === 0xDC00;
+      if (pair) { out += text.slice(i, i + 2); i += 1; } else out += (c & 0xF800) === 0xD800 ? "\uFFFD" : text.charAt(i);
+    }
+    return out;
+  }
+
   function send(text, payload) {
     clearError();
-    text = String(text).slice(0, MAX_CHARS);
+    text = storableText(String(text));
     var item = { client_message_id: randomId(), text: text, payload: payload, created_at: new Date().toISOString() };
     outbox.push(item);
     saveOutbox();
@@ -655,12 +672,27 @@
     sock.onerror = function () { /* onclose follows */ };
   }
 
+  // A message sent on a socket that then closed before its ack: sent again on the next one, but
+  // not for ever (a message the server cannot take must not loop); after MAX_SEND_TRIES, not sent.
+  var sendTries = {};
+  function countUnacknowledged() {
+    Object.keys(inflight).forEach(function (cmid) {
+      sendTries[cmid] = (sendTries[cmid] || 0) + 1;
+      if (sendTries[cmid] < MAX_SEND_TRIES) return;
+      delete sendTries[cmid];
+      dropFromOutbox(cmid);
+      if (byClient[cmid]) setPending(byClient[cmid], "failed");
+      showError(S().failed);
+    });
+  }
+
   function onSocketGone(sock, ev) {
     if (sock && ws !== sock) return;
     var hadReady = ready;
     ws = null;
     ready = false;
     clearInterval(pingTimer);
+    if (hadReady) countUnacknowledged(); // in REST mode no socket was ready: `inflight` is the REST backoff's
     if (ev && ev.code === 4403) stopped = true;
     if (stopped) { hideNotice("reconnecting"); return; }
     if (hadReady) failures = 0;
@@ -709,6 +741,7 @@
         var cmid = f.client_message_id;
         if (!cmid) break;
         delete inflight[cmid];
+        delete sendTries[cmid];
         dropFromOutbox(cmid);
         var li = byClient[cmid];
         if (li) {
