@@ -33,6 +33,7 @@ from webhook.channels import rasa_actions, telegram, web
 from webhook.domain.business_hours import BusinessHours
 from webhook.domain.handoff import HandoffRules
 from webhook.domain.policy import ConversationPolicy
+from webhook.domain.redaction import Redactor
 from webhook.listeners.deflections import DeflectionLog
 from webhook.listeners.question_learning import QuestionLearning
 from webhook.pages import console, docs
@@ -93,10 +94,21 @@ async def _answer_unanswered(rasa: RasaClient, conversations: ConversationServic
     log.warning("recovery: Rasa did not come up; unanswered messages stay for the next start")
 
 
+def build_redactor(settings: Settings) -> Redactor:
+    """The one redactor, from REDACT_PHONE_REGIONS and REDACT_PATTERNS: a bad pattern stops the start, named."""
+    return Redactor(settings.redact_phone_regions, settings.redact_patterns)
+
+
 def conversation_service(
-    settings: Settings, db: Database, rasa: RasaClient, bus: EventBus, kb: KnowledgeBase
+    settings: Settings,
+    db: Database,
+    rasa: RasaClient,
+    bus: EventBus,
+    kb: KnowledgeBase,
+    redactor: Redactor | None = None,
 ) -> ConversationService:
     """The conversation service with its policy, its desk, and the listeners that run after each bot turn."""
+    redactor = redactor or build_redactor(settings)
     policy = ConversationPolicy(
         max_chars=settings.max_message_chars,
         default_language=settings.default_language,
@@ -121,17 +133,18 @@ def conversation_service(
         bus=bus,
         desk=Desk(hours, settings.agent_online_window_s),
         article_title=lambda key, lang: getattr(kb.article(key, lang), "title", None),
+        rasa_redactor=redactor if settings.redact_rasa else None,
     )
     service.listen(DeflectionLog(settings.deflection_window_h))
     if settings.kb_learn_questions:
-        service.listen(QuestionLearning())
+        service.listen(QuestionLearning(redactor if settings.redact_suggestions else None))
     return service
 
 
 def _build_services(state: State, settings: Settings) -> None:
     """The services over the parts already on ``state`` (database, knowledge base, Rasa client, bus)."""
     db, kb, bus = state.db, state.knowledge_base, state.bus
-    state.conversations = conversation_service(settings, db, state.rasa, bus, kb)
+    state.conversations = conversation_service(settings, db, state.rasa, bus, kb, state.redactor)
     state.agents = AgentService(state.conversations, settings.agent_online_window_s)
     state.articles = ArticleService(
         db,
@@ -235,6 +248,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.redactor = build_redactor(settings)  # personal data masked in logs, metrics, suggestions, Rasa
     app.state.templates = build_templates()
     app.state.action_executor = rasa_actions.build_executor()
     _add_middleware(app, settings)

@@ -107,3 +107,25 @@ def test_personal_data_and_plain_questions():
 def test_two_askings_of_one_question_share_a_key():
     assert question_key("Where is my ORDER??") == question_key("where is my order") == "where is my order"
     assert question_key("كيف أغير كلمة المرور؟") == question_key("كيف اغير كلمه المرور")
+
+
+def test_with_redaction_a_question_with_personal_data_is_kept_masked():
+    from webhook.domain.redaction import Redactor
+
+    redact = Redactor()
+    turn = said("track-order", True)
+    asked = "my email is sara.k@example.com, where is my order? call ۰۹۱۲۳۴۵۶۷۸۹"
+    assert evidence(turn, [answered(asked, "track-order")], redact) == [
+        Evidence("track-order", "en", "my email is [email], where is my order? call [phone]", "confirmed")
+    ]
+    # without redaction it is left out, as before
+    assert evidence(turn, [answered(asked, "track-order")]) == []
+    # nothing but a placeholder (or too little beside it) is left out
+    for bare in ("sara.k@example.com", "+44 7911 123456 ?", "4111 1111 1111 1111 ok"):
+        assert evidence(turn, [answered(bare, "track-order")], redact) == []
+    # what the redactor does not recognise as personal, but still looks it, stays out
+    assert evidence(turn, [answered("سفارش ۱۲۳۴۵۶۷۸ من کجاست؟", "track-order")], redact) == []
+    # a plain question is untouched
+    assert evidence(turn, [answered("where is my order?", "track-order")], redact) == [
+        Evidence("track-order", "en", "where is my order?", "confirmed")
+    ]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
-from webhook.api.deps import AdminUser, SessionDep, SettingsDep
+from webhook.api.deps import AdminUser, RedactorDep, SessionDep, SettingsDep
 from webhook.store.metrics import compute_metrics
 from webhook.store.metrics_figures import (
     AgentFigures,
@@ -125,6 +125,7 @@ async def metrics(
     session: SessionDep,
     settings: SettingsDep,
     _admin: AdminUser,
+    redactor: RedactorDep,
     start: str | None = Query(
         None, alias="from", description="ISO date or datetime (UTC unless it has an offset); default: 30 days ago"
     ),
@@ -141,7 +142,8 @@ async def metrics(
     now = datetime.now(UTC)
     lower, upper = parse_range(start, end, now)
     window_h = settings.deflection_window_h
-    figures = await compute_metrics(session, lower, upper, channel or None, lang or None, window_h, now)
+    redact = redactor if settings.redact_analytics else None  # the content gaps' questions, masked
+    figures = await compute_metrics(session, lower, upper, channel or None, lang or None, window_h, now, redact)
     period = {
         "from": lower.isoformat(),
         "to": upper.isoformat(),

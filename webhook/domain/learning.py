@@ -12,19 +12,24 @@ counts it, and an editor accepts or dismisses the suggestions
 A question is left out when it cannot stand for the article on its own: a
 follow-up that was read together with an earlier question ("is it free?"), a
 command or button payload, or a text too short or too long for an alternative
-question. So is one that looks like it carries personal data (an e-mail address, a
-link, a long number such as a card, phone or order number): suggestions are shown
-to editors and, once accepted, kept in the help centre.
+question. Suggestions are shown to editors and, once accepted, kept in the help
+centre, so personal data must not reach them: with ``REDACT_SUGGESTIONS`` on
+(the default) the question is kept with its e-mail addresses, phone, card and
+IBAN numbers masked (``[phone]``, :mod:`webhook.domain.redaction`), unless nothing
+but placeholders is left; a question that still looks personal (a link, a long
+number the redactor did not recognise), or any that looks personal when redaction
+is off, is left out.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from knowledge_base.text import normalize
+from webhook.domain.redaction import without_placeholders
 from webhook.domain.turns import ActionReport, SearchRecord
 
 Kind = Literal["confirmed", "chosen", "unhelpful"]
@@ -75,10 +80,11 @@ def _report(record: Record) -> ActionReport:
     return record if isinstance(record, ActionReport) else ActionReport.read(record)
 
 
-def evidence(turn: Record, history: Sequence[Record]) -> list[Evidence]:
+def evidence(turn: Record, history: Sequence[Record], redact: Callable[[str], str] | None = None) -> list[Evidence]:
     """What this bot turn says about earlier questions; ``history`` is the conversation's records.
 
-    ``history`` may end with ``turn`` itself (the turn is stored before it is read).
+    ``history`` may end with ``turn`` itself (the turn is stored before it is read). With
+    ``redact``, a question's personal data is masked rather than the question left out.
     """
     report = _report(turn)
     records = [_report(r) for r in history]
@@ -97,7 +103,18 @@ def evidence(turn: Record, history: Sequence[Record]) -> list[Evidence]:
             question, lang = answered
             kind: Kind = "confirmed" if verdict.helpful else "unhelpful"
             found.append(Evidence(verdict.article, lang, question, kind))
-    return [e for e in found if usable(e.question)]
+    kept = [_redacted(e, redact) for e in found] if redact is not None else found
+    return [e for e in kept if e is not None and usable(e.question)]
+
+
+def _redacted(found: Evidence, redact: Callable[[str], str]) -> Evidence | None:
+    """The evidence with its question's personal data masked; None if nothing else is left of it."""
+    question = redact(found.question)
+    if question == found.question:
+        return found
+    if sum(c.isalpha() for c in without_placeholders(question)) < MIN_CHARS:
+        return None
+    return replace(found, question=question)
 
 
 def _searches(records: Sequence[ActionReport]) -> list[tuple[int, SearchRecord]]:

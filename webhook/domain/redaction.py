@@ -40,6 +40,7 @@ from webhook.domain.payment_numbers import find_cards, find_ibans
 Kind = Literal["email", "iban", "card", "phone", "id"]
 KINDS: tuple[Kind, ...] = ("email", "iban", "card", "phone", "id")  # also the order that breaks ties
 PLACEHOLDERS: dict[Kind, str] = {kind: f"[{kind}]" for kind in KINDS}
+_ANY_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 PATTERN_SEPARATOR = ";;"
 DEFAULT_REGIONS = ("IR", "SA", "AE", "EG", "IQ", "GB", "US", "DE")
 
@@ -89,6 +90,11 @@ class Redacted:
     @property
     def counts(self) -> Counter[str]:
         return Counter(self.kinds)
+
+
+def without_placeholders(text: str) -> str:
+    """What is left of a redacted text once its placeholders are taken out."""
+    return _ANY_PLACEHOLDER.sub(" ", text)
 
 
 def fold_digits(text: str) -> str:

@@ -35,6 +35,7 @@ from webhook.domain.errors import BotUnavailable, MessageRejected, RasaUnavailab
 from webhook.domain.messages import BotReply, InboundMessage, LocalAnswer, OnStored, Outcome, Stored
 from webhook.domain.phrases import attachment_name, phrase
 from webhook.domain.policy import ConversationPolicy
+from webhook.domain.redaction import Redactor
 from webhook.domain.storable_text import storable, text_problem
 from webhook.domain.turns import ActionReport, BotTurn, CustomerRecord, Recorded, ServiceRecord, TurnRecord, reports
 from webhook.runtime.events import EventBus, LocalBus, conversation_topic
@@ -85,9 +86,12 @@ class ConversationService:
         desk: Desk | None = None,
         article_title: ArticleTitle | None = None,
         listeners: Iterable[TurnListener] = (),
+        rasa_redactor: Redactor | None = None,
     ) -> None:
         self.db = db
         self.rasa = rasa
+        # REDACT_RASA: Rasa (and so its tracker store) gets the text with personal data masked; we keep it whole.
+        self.rasa_redactor = rasa_redactor
         self.policy = policy or ConversationPolicy()
         self.bus: EventBus = bus or LocalBus()
         self.poster = Poster(db, self.bus)
@@ -256,7 +260,7 @@ class ConversationService:
         try:
             raw = await self.rasa.send(
                 conversation_id,
-                inbound.payload or text,
+                inbound.payload or (self.rasa_redactor(text) if self.rasa_redactor else text),
                 {"lang": lang, "channel": inbound.channel.value, "message_id": message_id},
             )
         except RasaUnavailable as exc:

@@ -18,7 +18,7 @@ The definitions are documented in ``docs/agents.md`` ("Metrics").
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVarTuple
@@ -161,11 +161,13 @@ async def compute_metrics(
     lang: str | None,
     deflection_window_h: float,
     now: datetime,
+    redact: Callable[[str], str] | None = None,
 ) -> Metrics:
     """All the figures for the conversations created in [start, end); see the module docstring.
 
     ``now`` decides which assumed deflections are still pending (younger than
     ``deflection_window_h``); it is a parameter so that results are reproducible.
+    ``redact`` masks personal data in the customers' questions (``REDACT_ANALYTICS``).
     """
     scope = _scope(start, end, channel, lang)
     series = _Series.between(start, end)
@@ -174,7 +176,7 @@ async def compute_metrics(
     deflection = await _deflection(session, scope, series, total, timedelta(hours=deflection_window_h), now)
     handoffs = await _handoffs(session, scope, series, total)
     csat = await _tally_csat(session, scope)
-    gaps = await _content_gaps(session, scope)
+    gaps = await _content_gaps(session, scope, redact)
     users = await _users(session, [i for i in [*conversations.per_agent, *csat.per_agent] if i is not None])
     return Metrics(
         conversations=total,
@@ -418,12 +420,16 @@ class _Gap:
     count: int = 0
 
 
-async def _content_gaps(session: AsyncSession, scope: Scope) -> list[ContentGap]:
+async def _content_gaps(
+    session: AsyncSession, scope: Scope, redact: Callable[[str], str] | None = None
+) -> list[ContentGap]:
     """The questions the bot declined, grouped by their normalised text, most frequent first.
 
     The JSON is read here rather than with a backend's JSON operators, to stay portable;
-    a LIKE on the payload's text only narrows the scan (the parse decides).
+    a LIKE on the payload's text only narrows the scan (the parse decides). With ``redact``
+    a question is grouped and shown with its personal data masked ("my card [card] fails").
     """
+    masked: dict[str, str] = {}  # each distinct question is redacted once
     statement = (
         select(Message.payload, Message.created_at, Message.id, Conversation.language)
         .join(Conversation, Conversation.id == Message.conversation_id)
@@ -440,6 +446,8 @@ async def _content_gaps(session: AsyncSession, scope: Scope) -> list[ContentGap]
         question = declined_query(payload)
         if question is None:
             continue
+        if redact is not None:
+            question = masked.get(question) or masked.setdefault(question, redact(question))
         key = normalize(question)
         if not key:
             continue
