@@ -77,6 +77,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from webhook.runtime.events import RedisBus
 
     RedisBus.PREFIX = f"{RedisBus.PREFIX}test-{uuid.uuid4().hex[:8]}:"
+    # The abuse limits are off in every app a test makes (and in the stack, which inherits the
+    # environment), unless the test turns them on; tests/service/test_rate_limits.py does.
+    os.environ.setdefault("RATE_LIMIT_ENABLED", "false")
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
     if workers > 1:
         share_the_cores(max(1, (os.cpu_count() or 1) // workers))
@@ -379,6 +382,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, telegram_api) -> Iterator[St
         "KB_INDEX_DIR": str(seed_index(work / "index")),
         "KB_CALIBRATION_FILE": str(thresholds),
         "PYTHONUNBUFFERED": "1",
+        "RATE_LIMIT_ENABLED": "false",  # the tests come from one address, faster than a customer
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "webhook", "run"],
@@ -451,5 +455,6 @@ def editor_settings(workdir: Path, **extra: Any) -> Any:
         "rasa_url": "http://127.0.0.1:9",
         "editor_api_key": EDITOR_KEY,
         "kb_calibration_file": workdir / "calibration.json",
+        "rate_limit_enabled": False,
     }
     return Settings(**(values | extra))

@@ -83,6 +83,7 @@ def chat_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             public_url=LINK_BASE,
             rasa_url="http://rasa.fake:5005",
             rasa_token=fake.token,
+            rate_limit_enabled=False,
         )
         with TestClient(webhook.app.create_app(settings)) as http:
             assert http.app.state.rasa.http._transport is fake.transport, "the app must talk to the fake Rasa"

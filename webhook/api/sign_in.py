@@ -3,6 +3,11 @@
 Users are made with ``python -m webhook create-user``; there is no sign-up. A wrong
 password and an unknown username get the very same answer, after the same amount of
 hashing work, so the API does not tell which usernames exist.
+
+Sign-in is rate limited (docs/security.md): attempts per IP, and failed attempts per
+username; a username whose failures fill their limit is locked, for longer each time,
+and while locked even the right password gets the same 429. Sign-ins, failures and
+lockouts go to the audit log, with the IP and never the password.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from webhook.api.deps import (
     CurrentUser,
@@ -23,13 +29,17 @@ from webhook.api.deps import (
     set_session_cookie,
 )
 from webhook.api.errors import ErrorOut
+from webhook.api.rate_limits import RATE_LIMITED, AbuseLimitsDep, ClientIP
 from webhook.domain.storable_text import StorableText
+from webhook.runtime.abuse_limits import AbuseLimits
+from webhook.store import audit
 from webhook.store import users as user_store
 from webhook.store.schema import User
 
 router = APIRouter(prefix="/api/agent", tags=["agent"])
 
 INVALID_CREDENTIALS = {"error": "invalid_credentials", "detail": "wrong username or password"}
+ANONYMOUS = "anonymous"  # the audit log's actor for a sign-in that failed: nobody is signed in
 
 
 class LoginIn(BaseModel):
@@ -56,21 +66,47 @@ class LoginOut(BaseModel):
 @router.post(
     "/login",
     response_model=LoginOut,
-    responses={401: {"model": ErrorOut, "description": "wrong username or password, or the user is inactive"}},
+    responses={
+        401: {"model": ErrorOut, "description": "wrong username or password, or the user is inactive"},
+        **RATE_LIMITED,
+    },
 )
 async def login(
-    body: LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    limits: AbuseLimitsDep,
+    ip: ClientIP,
 ) -> LoginOut | JSONResponse:
     """Sign in with a username and password: a bearer token, also set as an HttpOnly cookie."""
+    await limits.sign_in_attempt(ip)
+    await limits.refuse_if_locked(body.username)
     ttl_s = settings.agent_token_ttl_s
     user = await user_store.authenticate(session, body.username, body.password)
     if user is None:
+        await _failed(session, limits, body.username, ip)
         return JSONResponse(INVALID_CREDENTIALS, status.HTTP_401_UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
+    await limits.sign_in_succeeded(body.username)
     issued = await user_store.issue_token(session, user, ttl_s)
     await user_store.touch_login(session, user)
+    await audit.record(session, "sign_in", actor=user, target=f"user:{user.id}", ip=ip)
     await session.commit()
     set_session_cookie(request, response, issued.token, ttl_s)
     return LoginOut(token=issued.token, expires_at=issued.expires_at, user=UserOut.of(user))
+
+
+async def _failed(session: AsyncSession, limits: AbuseLimits, username: str, ip: str) -> None:
+    """Audit a failed sign-in (the user when the name exists; an unknown name is not kept), and maybe lock."""
+    known = await user_store.find_user(session, username)
+    target = None if known is None else f"user:{known.id}"
+    await audit.record(session, "sign_in.failed", actor=ANONYMOUS, target=target, ip=ip)
+    lockout = await limits.sign_in_failed(username)
+    if lockout is not None:
+        detail = {"seconds": lockout.seconds, "lockout": lockout.number}
+        await audit.record(session, "sign_in.locked", actor=ANONYMOUS, target=target, detail=detail, ip=ip)
+    await session.commit()
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

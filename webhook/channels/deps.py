@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from fastapi.requests import HTTPConnection
 from fastapi.templating import Jinja2Templates
 
+from webhook.runtime.abuse_limits import AbuseLimits
 from webhook.services.conversations import ConversationService
 from webhook.settings import Settings
 
@@ -21,6 +22,18 @@ if TYPE_CHECKING:  # at run time the Telegram package imports this module, not t
 def conversation_service(connection: HTTPConnection) -> ConversationService:
     service: ConversationService = connection.app.state.conversations
     return service
+
+
+def abuse_limits(connection: HTTPConnection) -> AbuseLimits:
+    """The app's abuse limits (webhook.runtime.abuse_limits), put on the app by ``create_app``."""
+    limits: AbuseLimits = connection.app.state.abuse_limits
+    return limits
+
+
+def client_ip(connection: HTTPConnection) -> str:
+    """The client's address: the peer, or what a trusted proxy says in ``X-Forwarded-For``."""
+    peer = connection.client.host if connection.client else None
+    return abuse_limits(connection).client_ip(peer, connection.headers.getlist("x-forwarded-for"))
 
 
 def templates(connection: HTTPConnection) -> Jinja2Templates:

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 
 from webhook.channels.deps import conversation_service, telegram_username, templates
+from webhook.channels.web.limits import ChatGuardDep
 from webhook.channels.web.schemas import (
     SESSION_PATTERN,
     Button,
@@ -40,11 +41,16 @@ async def chat_page(request: Request, pages: Annotated[Jinja2Templates, Depends(
 @router.post(
     "/api/chat",
     response_model=ChatResponse,
-    responses={422: {"description": "Invalid message"}, 503: {"description": "Stored, but the bot is down"}},
+    responses={
+        422: {"description": "Invalid message"},
+        429: {"description": "Over a rate limit, not stored: send it again after Retry-After"},
+        503: {"description": "Stored, but the bot is down"},
+    },
 )
-async def chat(body: ChatRequest, service: Conversations) -> ChatResponse | JSONResponse:
+async def chat(body: ChatRequest, service: Conversations, guard: ChatGuardDep) -> ChatResponse | JSONResponse:
     """Send one customer message and get the bot's replies (the web channel, synchronous form)."""
     session = identity.session_key(body.session)  # the token itself is never stored (docs/security.md)
+    await guard.admit(service, session)  # over a limit: 429, and nothing is stored
     inbound = InboundMessage(
         channel=Channel.WEB,
         external_id=session,

@@ -28,6 +28,7 @@
       typing: "Typing…", reconnecting: "Connection lost. Reconnecting…", offline: "You are offline. Messages will be sent when you are back online.",
       down: "The assistant is unavailable right now. Your message is saved; please try again shortly.",
       failed: "Could not send your message. Please try again.", sending: "Sending…", notSent: "Not sent",
+      slow: "You are sending messages a little fast. Your message is kept and will be sent automatically in a moment.",
       identity: "We could not verify your account, so the chat is not available. Please reload the page or sign in again.",
       badLink: "That Telegram link has expired or was already used.",
       unread: function (n) { return n === 1 ? "1 unread message" : n + " unread messages"; },
@@ -41,6 +42,7 @@
       typing: "در حال نوشتن…", reconnecting: "اتصال قطع شد. در حال اتصال دوباره…", offline: "شما آفلاین هستید. پیام‌ها پس از اتصال دوباره فرستاده می‌شوند.",
       down: "دستیار در حال حاضر در دسترس نیست. پیام شما ذخیره شد؛ لطفاً کمی بعد دوباره تلاش کنید.",
       failed: "ارسال پیام ممکن نشد. لطفاً دوباره تلاش کنید.", sending: "در حال ارسال…", notSent: "ارسال نشد",
+      slow: "پیام‌ها را کمی سریع می‌فرستید. پیام شما نگه داشته شده و تا لحظاتی دیگر خودکار فرستاده می‌شود.",
       identity: "حساب شما تأیید نشد، بنابراین گفتگو در دسترس نیست. لطفاً صفحه را دوباره بارگذاری کنید یا دوباره وارد شوید.",
       badLink: "این پیوند تلگرام منقضی شده یا قبلاً استفاده شده است.",
       unread: function (n) { return n.toLocaleString("fa") + " پیام خوانده‌نشده"; },
@@ -54,6 +56,7 @@
       typing: "يكتب…", reconnecting: "انقطع الاتصال. جارٍ إعادة الاتصال…", offline: "أنت غير متصل. ستُرسل الرسائل عند عودة الاتصال.",
       down: "المساعد غير متاح حاليًا. تم حفظ رسالتك؛ يرجى المحاولة بعد قليل.",
       failed: "تعذّر إرسال رسالتك. يرجى المحاولة مرة أخرى.", sending: "جارٍ الإرسال…", notSent: "لم تُرسل",
+      slow: "أنت ترسل الرسائل بسرعة قليلًا. رسالتك محفوظة وستُرسل تلقائيًا بعد لحظات.",
       identity: "تعذّر التحقق من حسابك، لذا المحادثة غير متاحة. يرجى إعادة تحميل الصفحة أو تسجيل الدخول مجددًا.",
       badLink: "رابط تيليغرام هذا منتهي الصلاحية أو استُخدم من قبل.",
       unread: function (n) { return n === 1 ? "رسالة واحدة غير مقروءة" : n.toLocaleString("ar") + " رسائل غير مقروءة"; },
@@ -611,8 +614,20 @@
     });
   }
 
+  // Over a rate limit: the server did not store the message and said when to send it again.
+  // It stays in the outbox (its bubble pending) and nothing is sent before then: no resend loop.
+  var holdUntil = 0;
+  var holdTimer = null;
+  function holdSending(seconds) {
+    var wait = Math.min(24 * 3600, Math.max(1, Number(seconds) || 5)) * 1000;
+    holdUntil = Math.max(holdUntil, Date.now() + wait);
+    clearTimeout(holdTimer);
+    holdTimer = setTimeout(function () { holdTimer = null; flush(); }, holdUntil - Date.now());
+    showNotice("slow", S().slow, false, "slow");
+  }
+
   function flush() {
-    if (stopped) return;
+    if (stopped || Date.now() < holdUntil) return;
     if (ws && ready && ws.readyState === WebSocket.OPEN) {
       outbox.forEach(function (item) {
         if (inflight[item.client_message_id]) return;
@@ -743,6 +758,7 @@
         delete inflight[cmid];
         delete sendTries[cmid];
         dropFromOutbox(cmid);
+        hideNotice("slow");
         var li = byClient[cmid];
         if (li) {
           setPending(li, null);
@@ -761,14 +777,14 @@
         awaitingPong = false;
         break;
       case "error":
-        onError(f.error, f.detail, f.client_message_id || null);
+        onError(f.error, f.detail, f.client_message_id || null, f.retry_after);
         break;
       default:
         break;
     }
   }
 
-  function onError(code, detail, cmid) {
+  function onError(code, detail, cmid, retryAfter) {
     var s = S();
     if (code === "invalid_message" || (code === "bad_frame" && cmid)) {
       if (cmid) {
@@ -777,6 +793,9 @@
         if (byClient[cmid]) setPending(byClient[cmid], "failed");
       }
       showError(detail ? String(detail) : s.failed);
+    } else if (code === "rate_limited") {
+      if (cmid) delete inflight[cmid]; // kept in the outbox: sent again once the wait is over
+      holdSending(retryAfter);
     } else if (code === "bot_unavailable") {
       if (cmid) { dropFromOutbox(cmid); if (byClient[cmid]) setPending(byClient[cmid], null); }
       setTyping(false);
@@ -820,7 +839,7 @@
 
   var restBusy = false;
   function restFlush() {
-    if (restBusy || stopped || !restMode) return;
+    if (restBusy || stopped || !restMode || Date.now() < holdUntil) return;
     var item = outbox.filter(function (m) { return !inflight[m.client_message_id]; })[0];
     if (!item) return;
     restBusy = true;
@@ -833,12 +852,15 @@
           if (li) { setPending(li, null); li.dataset.rest = "1"; }
           restDirty = true;
           hideNotice("down");
+          hideNotice("slow");
           (r.data.replies || []).forEach(function (reply) { renderMessage({ sender: "bot", text: reply.text, buttons: reply.buttons }, false); });
         } else if (r.status === 503) {
           dropFromOutbox(item.client_message_id);
           if (li) { setPending(li, null); li.dataset.rest = "1"; }
           restDirty = true;
           showNotice("down", S().down, true, "down");
+        } else if (r.status === 429) {
+          holdSending(r.data && r.data.retry_after); // not stored: kept in the outbox, sent after the wait
         } else if (r.status >= 400 && r.status < 500) {
           dropFromOutbox(item.client_message_id);
           if (li) setPending(li, "failed");
