@@ -17,7 +17,8 @@ from stdnum.iso7064 import mod_97_10
 
 Found = tuple[int, int]  # text[start:end]
 
-DIGIT_RUN = re.compile(r"\d+(?:[ \-]\d+)*")  # groups of digits joined by one space or dash
+# Groups of digits joined by one space or dash, not glued to Latin letters or digits (an id such as a uuid's hex).
+DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9])\d+(?:[ \-]\d+)*(?![A-Za-z0-9])")
 _DIGITS = re.compile(r"\d+")
 _NON_DIGITS = re.compile(r"\D")
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}")
