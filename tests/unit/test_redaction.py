@@ -159,6 +159,7 @@ def test_a_card_is_found_among_other_numbers_and_must_pass_luhn(redactor: Redact
     assert redactor("4111 1111 1111 1111 2 items") == "[card] 2 items"
     assert redactor("4111 1111 1111 1112") == "4111 1111 1111 1112"  # Luhn fails
     assert redactor("1111 1111 1111 1117") == "1111 1111 1111 1117"  # Luhn passes, but no card starts with 1
+    assert redactor("conversation 4111111111111111abcdef") == "conversation 4111111111111111abcdef"  # an id's hex
 
 
 def test_ibans_are_checked_with_mod_97() -> None:
