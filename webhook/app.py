@@ -40,6 +40,7 @@ from webhook.pages import console, docs
 from webhook.pages import help as help_pages
 from webhook.pages import metrics as metrics_page
 from webhook.pages.deps import PAGES, build_templates
+from webhook.runtime import log_hygiene
 from webhook.runtime.events import EventBus, create_bus
 from webhook.runtime.rasa_client import RasaClient
 from webhook.services.agents import AgentService
@@ -194,6 +195,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started = datetime.now(UTC)
+        log_hygiene.install()  # again: a logging configuration applied since create_app replaces handlers
         await _start(app.state, settings)
         recovery = asyncio.create_task(
             _answer_unanswered(app.state.rasa, app.state.conversations, started), name="recovery"
@@ -239,6 +241,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app: routers, middleware, static files and error handlers now; the services start with its lifespan."""
     settings = settings or get_settings()
+    log_hygiene.install()  # no query string (an agent's token) in any log line, uvicorn's or ours
     app = FastAPI(
         title="Larkspur self-service support",
         description="Customer chat, the Rasa action endpoint and the help centre.",

@@ -23,7 +23,9 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(str(config.get_main_option("sqlalchemy.url")), poolclass=pool.NullPool)
+    # hide_parameters: a data migration's failed statement may carry customers' text; errors reach logs
+    url = str(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(url, poolclass=pool.NullPool, hide_parameters=True)
     with engine.connect() as connection:
         # batch mode lets later migrations alter tables on SQLite too
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)

@@ -47,7 +47,7 @@ def _run(url: URL, sender_ids: Sequence[str], erase: bool) -> int:
     if not sender_ids or not _exists(url):
         return 0
     connect_args = {"timeout": 30} if url.get_backend_name() == "sqlite" else {}  # Rasa may be writing
-    engine = create_engine(_plain(url), connect_args=connect_args)
+    engine = create_engine(_plain(url), connect_args=connect_args, hide_parameters=True)  # no ids in error logs
     try:
         if not inspect(engine).has_table("events"):
             return 0  # Rasa has not stored a tracker yet

@@ -51,17 +51,24 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 class Database:
-    """Engine plus session factory; ``session()`` is the unit of work."""
+    """Engine plus session factory; ``session()`` is the unit of work.
+
+    The engine hides statement parameters in its errors (``hide_parameters``): a failed
+    statement's parameters are customers' messages, names and addresses, and an error's
+    text ends up in logs.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         target = async_url(url)
         if target.get_backend_name() == "sqlite":
             _prepare_sqlite_file(target)
-            self.engine: AsyncEngine = create_async_engine(target)
+            self.engine: AsyncEngine = create_async_engine(target, hide_parameters=True)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_async_engine(target, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self.engine = create_async_engine(
+                target, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+            )
         self.session = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
 
     async def dispose(self) -> None:
