@@ -517,6 +517,47 @@ def test_outbox_survives_a_reload(context: BrowserContext, host_site: str):
     assert page.evaluate("localStorage.getItem('larkspur.outbox')") is None
 
 
+def test_a_rate_limited_message_is_kept_and_sent_again_after_the_wait(context: BrowserContext, host_site: str):
+    """Over a chat limit the server stores nothing and names the wait: the widget tells the customer so,
+    politely and in their language, keeps the message pending, and sends nothing before the wait is over."""
+    server = FakeServer(context)
+    page = context.new_page()
+    page.goto(host_site + "/fa")
+    launcher(page).click()
+    server.wait_for(page, "hello")
+    ask(page, "سفارشم کجاست؟")
+    first = server.wait_for(page, "message")[0]
+    refused_at = time.monotonic()
+    server.push(
+        {
+            "type": "error",
+            "error": "rate_limited",
+            "detail": "too many messages in this chat; try again later",
+            "client_message_id": first["client_message_id"],
+            "retry_after": 2,
+        }
+    )
+    notice = page.locator("#larkspur-widget .notice")
+    expect(notice).to_contain_text("خودکار فرستاده می‌شود")
+    expect(messages(page, "customer").first).to_have_class(re.compile(r"\bpending\b"))
+    expect(page.locator("#larkspur-widget [role=alert]")).to_be_hidden()  # not an error: nothing was lost
+    ask(page, "ممنون")  # written during the wait: it waits too
+    page.wait_for_timeout(500)
+    assert len(server.of_type("message")) == 1, "nothing is sent during the wait"
+    again = server.wait_for(page, "message", 3)[1:]
+    assert time.monotonic() - refused_at >= 2, "not before retry_after"
+    assert again[0]["client_message_id"] == first["client_message_id"]
+    assert [f["text"] for f in again] == ["سفارشم کجاست؟", "ممنون"]
+    for n, frame in enumerate(again):
+        server.push(
+            {"type": "ack", "client_message_id": frame["client_message_id"], "message_id": 10 + n, "duplicate": False}
+        )
+    expect(notice).to_be_hidden()
+    expect(messages(page, "customer").nth(1)).not_to_have_class(re.compile(r"\bpending\b"))
+    assert page.evaluate("localStorage.getItem('larkspur.outbox')") is None
+    assert len(server.of_type("message")) == 3, "and sent once"
+
+
 def test_an_invalid_identity_stops_the_widget(context: BrowserContext, host_site: str):
     sockets: list[WebSocketRoute] = []
     hellos: list[dict] = []
