@@ -42,6 +42,7 @@ from webhook.pages import metrics as metrics_page
 from webhook.pages.deps import PAGES, build_templates
 from webhook.runtime import log_hygiene
 from webhook.runtime.events import EventBus, create_bus
+from webhook.runtime.log_redaction import redact_logs
 from webhook.runtime.rasa_client import RasaClient
 from webhook.services.agents import AgentService
 from webhook.services.articles import ArticleService
@@ -252,6 +253,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.redactor = build_redactor(settings)  # personal data masked in logs, metrics, suggestions, Rasa
+    redact_logs(app.state.redactor if settings.redact_logs else None)  # a transform of the log filter
     app.state.templates = build_templates()
     app.state.action_executor = rasa_actions.build_executor()
     _add_middleware(app, settings)
