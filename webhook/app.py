@@ -20,6 +20,8 @@ from webhook.api import (
     agent_conversations,
     agent_socket,
     articles,
+    audit,
+    customers,
     health,
     knowledge,
     optimise,
@@ -29,6 +31,7 @@ from webhook.api import (
 from webhook.api import metrics as metrics_api
 from webhook.api.errors import install_error_handlers
 from webhook.api.hardening import CookieOriginCheck, SecurityHeaders, WidgetCors
+from webhook.api.rate_limits import install_rate_limits
 from webhook.channels import rasa_actions, telegram, web
 from webhook.domain.business_hours import BusinessHours
 from webhook.domain.handoff import HandoffRules
@@ -36,6 +39,7 @@ from webhook.domain.policy import ConversationPolicy
 from webhook.domain.redaction import Redactor
 from webhook.listeners.deflections import DeflectionLog
 from webhook.listeners.question_learning import QuestionLearning
+from webhook.pages import audit as audit_page
 from webhook.pages import console, docs
 from webhook.pages import help as help_pages
 from webhook.pages import metrics as metrics_page
@@ -47,9 +51,11 @@ from webhook.runtime.rasa_client import RasaClient
 from webhook.services.agents import AgentService
 from webhook.services.articles import ArticleService
 from webhook.services.conversations import ConversationService
+from webhook.services.customer_data import CustomerData
 from webhook.services.handoff import Desk
 from webhook.services.optimise import Optimiser
 from webhook.services.optimise_models import active_model, serving_embedder
+from webhook.services.retention import Retention
 from webhook.settings import Settings, get_settings
 from webhook.store import articles as article_store
 from webhook.store.database import Database, migrate
@@ -158,6 +164,8 @@ def _build_services(state: State, settings: Settings) -> None:
     )
     state.optimiser = Optimiser(kb, settings, bus, state.articles.origin)
     state.articles.on_model_change = state.optimiser.follow
+    state.customer_data = CustomerData(db, settings.rasa_tracker_db)
+    state.retention = Retention(db, settings.rasa_tracker_db, settings.retention_days)
 
 
 async def _start(state: State, settings: Settings) -> None:
@@ -174,6 +182,7 @@ async def _start(state: State, settings: Settings) -> None:
     await state.bus.start()
     _build_services(state, settings)
     await state.articles.start()
+    await state.retention.start()  # daily, when RETENTION_DAYS is set
     state.telegram = None
     if settings.telegram_bot_token:
         state.telegram = telegram.TelegramChannel(settings, state.conversations, state.db)
@@ -184,11 +193,13 @@ async def _stop(state: State) -> None:
     """Stop in the reverse order: channels, services, then the connections."""
     if state.telegram is not None:
         await state.telegram.stop()
+    await state.retention.stop()
     await state.optimiser.close()
     await state.articles.stop()
     action_context.configure(None)
     await state.rasa.close()
     await state.bus.close()
+    await state.abuse_limits.close()
     await state.db.dispose()
 
 
@@ -223,6 +234,9 @@ ROUTERS = (
     agent_socket.router,
     metrics_api.router,
     metrics_page.router,
+    customers.router,
+    audit.router,
+    audit_page.router,
     console.router,
     rasa_actions.router,
     health.router,
@@ -256,6 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redact_logs(app.state.redactor if settings.redact_logs else None)  # a transform of the log filter
     app.state.templates = build_templates()
     app.state.action_executor = rasa_actions.build_executor()
+    install_rate_limits(app, settings)  # inside the CORS middleware: a 429 carries its headers
     _add_middleware(app, settings)
     app.mount("/static", StaticFiles(directory=PAGES / "static"), name="static")
     for router in ROUTERS:
