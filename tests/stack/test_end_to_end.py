@@ -100,3 +100,15 @@ def test_the_chat_page_and_the_article_links_are_served(stack):
 def test_health_reports_rasa_and_the_articles(stack):
     health = httpx.get(f"{stack.base_url}/health").json()
     assert health == {"status": "ok", "articles": 72, "rasa": True}
+
+
+def test_only_rasa_may_call_the_action_endpoint(stack):
+    """Rasa reaches the actions (every answer above came through them) with the launcher's token; no one else does."""
+    reply = stack.chat(_session(), "how do I return an item?")
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["replies"][0]["text"].startswith(TITLES[("return-an-item", "en")])
+    call = {"next_action": "action_answer_question", "tracker": {"sender_id": "x", "latest_message": {"text": "hi"}}}
+    for headers in ({}, {"X-Action-Token": "guess"}):
+        refused = httpx.post(f"{stack.base_url}/webhook/actions", json=call, headers=headers)
+        assert refused.status_code == 401, refused.text
+    assert not any("ACTION_ENDPOINT_TOKEN is empty" in line for line in stack.output)
