@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Request
 
 from webhook.api.deps import AdminUser, CustomerDataDep
 from webhook.api.errors import ErrorOut, raised_as
+from webhook.api.rate_limits import connection_ip
 from webhook.domain.errors import CustomerNotFound, TrackerStoreUnavailable
 from webhook.store.customer_data import MAX_REF_CHARS
 from webhook.store.customer_records import CustomerExport, ErasureReport
@@ -36,15 +37,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 @router.get("/{ref}/export", response_model=CustomerExport, responses=_ERRORS)
 async def export_customer(ref: Ref, admin: AdminUser, data: CustomerDataDep, request: Request) -> CustomerExport:
     """Everything we hold about one customer, as JSON: their answer to a data-access request."""
     with raised_as((CustomerNotFound, 404)):
-        return await data.export(ref, admin, _ip(request))
+        return await data.export(ref, admin, connection_ip(request))
 
 
 @router.delete(
@@ -59,4 +56,4 @@ async def erase_customer(ref: Ref, admin: AdminUser, data: CustomerDataDep, requ
     Erasing again is a 404.
     """
     with raised_as((CustomerNotFound, 404), (TrackerStoreUnavailable, 503)):
-        return await data.erase(ref, admin, _ip(request))
+        return await data.erase(ref, admin, connection_ip(request))
