@@ -517,6 +517,36 @@ def test_outbox_survives_a_reload(context: BrowserContext, host_site: str):
     assert page.evaluate("localStorage.getItem('larkspur.outbox')") is None
 
 
+def test_a_message_whose_socket_keeps_closing_is_not_resent_for_ever(context: BrowserContext, host_site: str):
+    """A message the server cannot take must not loop (issue 26: the socket dropped on a lone surrogate and the
+    widget resent it on every reconnect): after three sockets closed before its ack it is shown as not sent."""
+    server = FakeServer(context)
+    page = context.new_page()
+    page.goto(host_site + "/")
+    launcher(page).click()
+    server.wait_for(page, "hello")
+    composer(page).evaluate("input => { input.value = 'half an emoji \\ud83d'; }")  # a lone surrogate, pasted
+    composer(page).press("Enter")
+    repaired = server.wait_for(page, "message")[0]
+    assert repaired["text"] == "half an emoji \ufffd", repaired  # what the widget sends can be stored
+    cmid = repaired["client_message_id"]
+    server.push({"type": "ack", "client_message_id": cmid, "message_id": 1, "duplicate": False})
+
+    ask(page, "where is my parcel?")
+    for attempt in range(1, 4):
+        sent = server.wait_for(page, "message", 1 + attempt)[-1]
+        assert sent["text"] == "where is my parcel?"
+        server.sockets[-1].close(code=1011, reason="server error")
+    mine = messages(page, "customer").nth(1)
+    expect(mine).to_have_class(re.compile(r"\bfailed\b"))
+    expect(page.locator("#larkspur-widget [role=alert]")).to_be_visible()
+    assert page.evaluate("localStorage.getItem('larkspur.outbox')") is None
+    server.wait_for(page, "hello", 4)  # the fourth socket
+    ask(page, "hello again")
+    after = server.wait_for(page, "message", 5)[4]
+    assert after["text"] == "hello again", "the failed message was not sent again"
+
+
 def test_a_rate_limited_message_is_kept_and_sent_again_after_the_wait(context: BrowserContext, host_site: str):
     """Over a chat limit the server stores nothing and names the wait: the widget tells the customer so,
     politely and in their language, keeps the message pending, and sends nothing before the wait is over."""
