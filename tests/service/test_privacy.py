@@ -330,6 +330,20 @@ async def test_erased_conversations_keep_only_anonymous_figures(
     assert anonymous is not None and anonymous.display_name is None and identities == 0
 
 
+async def test_an_agent_opening_an_erased_conversation_sees_nobody(
+    db: Database, tracker: Path, people: tuple[Person, Person], rasa: Any
+) -> None:
+    from webhook.services.agents import AgentService
+    from webhook.services.conversations import ConversationService
+
+    me, other = people
+    await CustomerData(db, tracker).erase(me.customer_id, "cli")
+    await CustomerData(db, tracker).erase(other.customer_id, "cli")
+    packet = await AgentService(ConversationService(db, rasa)).packet(me.resolved_id)
+    assert packet.transcript == [] and packet.notes == [] and packet.summary.question is None
+    assert (packet.customer.name, packet.customer.channels, packet.customer.earlier) == (None, [], [])
+
+
 async def test_erasing_twice_is_not_found_and_is_audited_once(
     db: Database, tracker: Path, people: tuple[Person, Person]
 ) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from webhook.domain.enums import ConversationStatus, Sender
 from webhook.domain.errors import NotAllowed
+from webhook.store.customer_data import ANONYMOUS_CUSTOMER_ID
 from webhook.store.schema import (
     AgentNote,
     AgentPresence,
@@ -170,6 +171,8 @@ async def profile(session: AsyncSession, conversation: Conversation) -> Profile:
         .where(ChannelIdentity.customer_id == customer.id)
         .order_by(ChannelIdentity.last_seen_at.desc())
     )
+    if customer.id == ANONYMOUS_CUSTOMER_ID:  # an erased customer's conversation: the others are nobody's
+        return Profile(customer, list(identities), [])
     earlier = await session.execute(
         select(Conversation, CsatResponse.rating)
         .outerjoin(CsatResponse, CsatResponse.conversation_id == Conversation.id)
