@@ -543,3 +543,29 @@ def test_the_cli_exports_and_erases(
     assert scan_database(database_url, me.markers) == []
     rows = stored(database_url, "SELECT action, actor FROM audit_events WHERE action LIKE 'customer.%' ORDER BY id")
     assert rows == [("customer.exported", "cli"), ("customer.erased", "cli")]
+
+
+def test_the_web_process_runs_the_daily_retention_when_it_is_set(tmp_path: Path) -> None:
+    """Started with the app's other background tasks: today's run is claimed and done; off by default."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import editor_settings
+    from tests.service.conftest import stored
+    from webhook.app import create_app
+
+    for days, folder in ((30, tmp_path / "on"), (0, tmp_path / "off")):
+        folder.mkdir()
+        settings = editor_settings(folder, retention_days=days, rasa_tracker_db=folder / "t.db")
+        with TestClient(create_app(settings)):
+            runs: list[tuple[Any, ...]] = []
+            for _ in range(300 if days else 1):  # the task runs beside the app: wait for it to finish
+                runs = stored(settings.database_url, "SELECT period, finished_at FROM scheduled_runs")
+                if runs and runs[0][1] is not None:
+                    break
+                time.sleep(0.1)
+        if days:
+            assert [period for period, _ in runs] == [datetime.now(UTC).date().isoformat()] and runs[0][1]
+        else:
+            assert runs == []
