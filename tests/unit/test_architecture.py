@@ -120,7 +120,11 @@ def test_no_function_over_80_lines_and_no_class_over_300() -> None:
 
 def test_the_webhook_package_holds_only_wiring_at_its_top() -> None:
     modules = sorted(p.name for p in (ROOT / "webhook").glob("*.py"))
-    assert modules == ["__init__.py", "__main__.py", "app.py", "cli.py", "settings.py"]
+    assert modules == ["__init__.py", "__main__.py", "app.py", "settings.py"]
+    # beside them: the layers' packages and the command line (one module per group of commands)
+    packages = sorted(p.parent.name for p in (ROOT / "webhook").glob("*/__init__.py"))
+    layers = sorted(name.strip().removeprefix("webhook.") for row in LAYERS for name in row.split("|"))
+    assert packages == sorted([*layers, "cli"])
 
 
 def _api_routes(routes: list[Any]) -> Iterator[Any]:
