@@ -125,12 +125,16 @@ class PongFrame(BaseModel):
 
 
 class ErrorFrame(BaseModel):
-    """``error`` is a code (``bad_frame``, ``invalid_message``, ...); ``client_message_id`` names the message."""
+    """``error`` is a code (``bad_frame``, ``invalid_message``, ...); ``client_message_id`` names the message.
+
+    ``rate_limited``: the message was not stored; send it again after ``retry_after`` seconds.
+    """
 
     type: Literal["error"] = "error"
     error: str
     detail: str
     client_message_id: str | None = None
+    retry_after: int | None = None
 
 
 ServerFrame = ReadyFrame | AckFrame | ConversationMessageFrame | TypingFrame | PongFrame | ErrorFrame

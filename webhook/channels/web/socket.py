@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from webhook.channels.deps import conversation_service, settings, telegram_username
+from webhook.channels.web.limits import ChatGuard, ChatGuardDep
 from webhook.channels.web.schemas import (
     AckFrame,
     ConversationMessageFrame,
@@ -48,8 +49,16 @@ router = APIRouter(tags=["web chat"])
 class WebChatSocket:
     """One widget connection: reads frames, forwards the conversation's events."""
 
-    def __init__(self, ws: WebSocket, service: ConversationService, hello: HelloFrame, features: dict[str, bool]):
+    def __init__(
+        self,
+        ws: WebSocket,
+        service: ConversationService,
+        hello: HelloFrame,
+        features: dict[str, bool],
+        guard: ChatGuard | None = None,
+    ):
         self.ws = ws
+        self.guard = guard
         self.service = service
         self.session = identity.session_key(hello.session)  # the token's hash: all the store knows
         self.lang = hello.lang
@@ -145,6 +154,12 @@ class WebChatSocket:
         """Messages one at a time, in the order they came."""
         while True:
             frame = await self.inbox.get()
+            opening = self.conversation_id is None
+            guard = self.guard
+            refusal = await guard.refusal(self.session, frame.client_message_id, opening=opening) if guard else None
+            if refusal is not None:
+                await self.send(refusal)  # not stored: the widget sends it again after retry_after
+                continue
             inbound = InboundMessage(
                 channel=Channel.WEB,
                 external_id=self.session,
@@ -230,6 +245,7 @@ async def chat_socket(
     service: Annotated[ConversationService, Depends(conversation_service)],
     config: Annotated[Settings, Depends(settings)],
     bot_username: Annotated[str | None, Depends(telegram_username)],
+    guard: ChatGuardDep,
 ) -> None:
     """The widget's live connection (protocol: docs/web-widget.md)."""
     if not origin_allowed(ws, config):
@@ -249,7 +265,7 @@ async def chat_socket(
                 await service.redeem_link(hello.link, Channel.WEB, session, hello.lang)
             except LinkError as exc:
                 await ws.send_json(ErrorFrame(error="invalid_link", detail=str(exc)).model_dump())
-        await WebChatSocket(ws, service, hello, {"telegram": bool(bot_username)}).run()
+        await WebChatSocket(ws, service, hello, {"telegram": bool(bot_username)}, guard).run()
     except WebSocketDisconnect:
         return
 
