@@ -44,3 +44,19 @@ def test_every_setting_is_in_the_readme_configuration_table() -> None:
     named &= {n for n in named if re.fullmatch(r"[A-Z][A-Z0-9_]+", n)}
     assert sorted(SETTINGS - named) == [], "add these to the README's configuration table"
     assert sorted(n for n in named - SETTINGS if "_" in n) == [], "the README names settings that do not exist"
+
+
+TRUST_PREFIXES = ("RATE_LIMIT_", "SIGN_IN_", "REDACT_", "RETENTION_", "TRUSTED_", "ACTION_ENDPOINT", "MAX_ACTION")
+TRUST_SETTINGS = sorted(name for name in SETTINGS if name.startswith(TRUST_PREFIXES))
+
+
+def test_security_doc_names_every_trust_setting_with_its_default() -> None:
+    """docs/security.md explains each limit and privacy switch; its defaults are the code's."""
+    doc = (ROOT / "docs" / "security.md").read_text()
+    assert len(TRUST_SETTINGS) >= 15
+    assert [name for name in TRUST_SETTINGS if f"`{name}`" not in doc] == [], "explain these in docs/security.md"
+    defaults = Settings.model_construct()
+    for name in TRUST_SETTINGS:
+        if name.startswith("RATE_LIMIT_") and name != "RATE_LIMIT_ENABLED":
+            default = getattr(defaults, name.lower())
+            assert re.search(rf"`{name}` {re.escape(default)}\b", doc), f"docs/security.md: {name} is {default}"
