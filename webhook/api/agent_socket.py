@@ -2,7 +2,8 @@
 
 Frames sent: ``queue`` (the whole queue, with the ids of new arrivals), ``message``
 (in the followed conversation), ``following``, ``pong`` and ``error``. Frames read:
-``follow`` (a conversation id) and ``ping``. Signing in is as for the API (header,
+``follow`` (a conversation id) and ``ping``; any other frame (binary, not JSON, not
+one of these) is answered with a ``bad_frame`` error. Signing in is as for the API (header,
 ``token`` query parameter, or the console's cookie), agents and admins only;
 others are closed with 4401. A handshake from a page on another origin is closed with
 4403 before anything else: the cookie would otherwise let any site open the feed.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -23,12 +23,14 @@ from webhook.api.hardening import foreign_origin
 from webhook.domain.enums import Role
 from webhook.domain.storable_text import text_problem
 from webhook.runtime.events import AGENTS_TOPIC, Subscription, conversation_topic
+from webhook.runtime.websocket_frames import parse_json_object, receive_text_frame
 from webhook.services.agents import AgentService
 from webhook.store.database import Database
 from webhook.store.schema import User
 
 PRESENCE_INTERVAL_S = 20.0
 SNAPSHOT_DELAY_S = 0.1  # several queue changes at once: one snapshot
+UNDERSTOOD = "expected {type: follow, conversation_id: <id>} or {type: ping}"
 
 router = APIRouter()
 
@@ -104,19 +106,20 @@ class AgentFeed:
         await self.send({"type": "following", "conversation_id": conversation_id})
 
     async def read(self) -> None:
+        """Answer every frame: ``follow`` with ``following``, ``ping`` with ``pong``, anything else with an error."""
         while True:
             try:
-                frame = json.loads(await self.ws.receive_text())
-            except ValueError:
-                await self.send({"type": "error", "error": "bad_frame", "detail": "not JSON"})
-                continue
-            if not isinstance(frame, dict):
+                frame = parse_json_object(await receive_text_frame(self.ws))
+            except ValueError as exc:
+                await self.send({"type": "error", "error": "bad_frame", "detail": str(exc) or "not JSON"})
                 continue
             followed = frame.get("conversation_id")  # sent back as it came: it must be storable text
             if frame.get("type") == "follow" and isinstance(followed, str) and is_conversation_id(followed):
                 await self.follow(followed)
             elif frame.get("type") == "ping":
                 await self.send({"type": "pong"})
+            else:
+                await self.send({"type": "error", "error": "bad_frame", "detail": UNDERSTOOD})
 
     async def run(self) -> None:
         """Send the queue, then feed and read until the socket closes; unsubscribe on the way out."""

@@ -17,6 +17,7 @@ from webhook.api.deps import ArticlesDep, EditorKey, PageUser
 from webhook.api.errors import raised_as
 from webhook.domain.errors import ArticleNotFound, VersionNotFound
 from webhook.domain.storable_text import StorableText
+from webhook.domain.stored_numbers import MAX_STORED_INT
 from webhook.services.articles import MAX_QUESTIONS
 from webhook.store.schema import ArticleRecord, ArticleVersion
 
@@ -127,7 +128,7 @@ class ActionIn(BaseModel):
 
 
 class RollbackIn(ActionIn):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_STORED_INT)
 
 
 @router.get("", response_model=list[ArticleOut])
@@ -137,7 +138,7 @@ async def list_articles(
     lang: Annotated[str | None, Query(pattern="^(en|fa|ar)$")] = None,
     q: Annotated[StorableText | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_STORED_INT)] = 0,
 ) -> list[ArticleOut]:
     rows = await articles.list_articles(status_, lang, q, limit, offset)
     return [ArticleOut.of(r) for r in rows]

@@ -17,6 +17,7 @@ from webhook.api.deps import ArticlesDep, EditorKey
 from webhook.api.errors import raised_as
 from webhook.domain.errors import SuggestionConflict, SuggestionNotFound
 from webhook.domain.storable_text import StorableText
+from webhook.domain.stored_numbers import MAX_STORED_INT
 from webhook.store.schema import QuestionSuggestion
 
 router = APIRouter(prefix="/api/kb/suggestions", tags=["knowledge base"], dependencies=[EditorKey])
@@ -65,7 +66,9 @@ class SuggestionOut(BaseModel):
 
 
 class DecideIn(BaseModel):
-    ids: list[int] = Field(min_length=1, max_length=500, description="suggestion ids")
+    ids: list[Annotated[int, Field(ge=1, le=MAX_STORED_INT)]] = Field(
+        min_length=1, max_length=500, description="suggestion ids"
+    )
     author: StorableText | None = Field(None, max_length=200)
 
 
@@ -81,7 +84,7 @@ async def list_suggestions(
     key: Annotated[StorableText | None, Query(max_length=KEY_MAX_LENGTH)] = None,
     lang: Annotated[str | None, Query(pattern="^(en|fa|ar)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_STORED_INT)] = 0,
 ) -> list[SuggestionOut]:
     """Customers' questions that an article answered (they said so, or picked it), best supported first."""
     rows = await articles.suggestions(None if status_ == "all" else status_, key, lang, limit, offset)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from webhook.domain.storable_text import StorableText
+from webhook.domain.stored_numbers import MAX_STORED_INT
 
 SESSION_PATTERN = "^[A-Za-z0-9_-]{8,200}$"
 
@@ -77,7 +78,7 @@ class HelloFrame(BaseModel):
     type: Literal["hello"]
     session: str = Field(pattern=SESSION_PATTERN)
     lang: Literal["en", "fa", "ar"] | None = None
-    after: int = Field(0, ge=0)
+    after: int = Field(0, ge=0, le=MAX_STORED_INT)
     link: StorableText | None = Field(None, max_length=100)
     user: SignedUser | None = None
 

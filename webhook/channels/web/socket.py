@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Annotated, Any
 
@@ -37,6 +36,7 @@ from webhook.domain.errors import BotUnavailable, LinkError, MessageRejected
 from webhook.domain.messages import InboundMessage, Stored
 from webhook.domain.storable_text import text_problem
 from webhook.runtime.events import Subscription, conversation_topic
+from webhook.runtime.websocket_frames import parse_json_object, receive_text_frame
 from webhook.services.conversations import ConversationService
 from webhook.settings import Settings
 
@@ -129,9 +129,8 @@ class WebChatSocket:
 
     async def read(self) -> None:
         while True:
-            raw = await self.ws.receive_text()
             try:
-                frame = parse_frame(raw)
+                frame = parse_frame(await receive_text_frame(self.ws))
                 kind = frame.get("type")
                 if kind == "ping":
                     await self.send(PongFrame())
@@ -206,10 +205,7 @@ class WebChatSocket:
 
 def parse_frame(raw: str) -> dict[str, Any]:
     """A frame's JSON object; ValueError for anything else."""
-    value = json.loads(raw)
-    if not isinstance(value, dict):
-        raise ValueError("a frame must be a JSON object")
-    return value
+    return parse_json_object(raw)
 
 
 def message_id_of(frame: dict[str, Any]) -> str | None:
@@ -273,7 +269,7 @@ async def chat_socket(
 async def _read_hello(ws: WebSocket) -> HelloFrame | None:
     """The first frame must be ``hello``; without one in time the socket is closed (None)."""
     try:
-        raw = await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT_S)
+        raw = await asyncio.wait_for(receive_text_frame(ws), HELLO_TIMEOUT_S)
         return HelloFrame.model_validate(parse_frame(raw))
     except (TimeoutError, ValueError, ValidationError) as exc:
         await ws.send_json(ErrorFrame(error="bad_frame", detail=f"expected hello: {problem(exc)}").model_dump())
