@@ -6,8 +6,8 @@ The app is the product's (``create_app``) with every rate limit off, so that tho
 generated requests from one address are all served, and the editor API on. It is seeded
 with what the authenticated routes need to get past their 401 and 404: an admin and an
 agent with tokens (and spare admin tokens for ``logout`` to spend), a conversation waiting
-for an agent, three customers who chatted (for the admins' export and erasure), and the demo
-help centre's articles.
+for an agent, three customers who chatted (for the admins' export and erasure), the demo
+help centre's articles, and three suggested questions.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from hypothesis import strategies as st
 from tests.conftest import DIALOGUE_THRESHOLDS, EDITOR_KEY, free_port, fresh_database, seed_index
 from tests.service.conftest import _faked
 from tests.service.fake_rasa import FakeRasa
+from webhook.domain.learning import Evidence
+from webhook.store import suggestions
 from webhook.store import users as user_store
 from webhook.store.database import Database, migrate
 
@@ -112,6 +114,19 @@ async def _seed_users(database_url: str) -> tuple[str, str, list[str]]:
     return admin_token, agent_token, spare
 
 
+async def _seed_suggestions(database_url: str, keys: list[str]) -> None:
+    """Customers' questions an article answered, so the editors' suggestion routes list something."""
+    db = Database(database_url)
+    try:
+        async with db.session() as session:
+            for n, key in enumerate(keys[:3]):
+                found = Evidence(key, "en", f"fuzz question number {n}", "confirmed")
+                assert await suggestions.record(session, found, f"fuzz-conversation-{n}") is not None
+            await session.commit()
+    finally:
+        await db.dispose()
+
+
 def _seed_over_http(base_url: str) -> tuple[str, str, list[str], list[str]]:
     """A conversation waiting for an agent (the customer asked for one), three other customers, the articles' keys."""
     session = f"fuzz-{uuid.uuid4().hex}"
@@ -174,6 +189,7 @@ def live_app(kind: str, work: Path) -> Iterator[LiveApp]:
                     pytest.fail("the app did not start: see the log above")
                 thread.join(0.05)
             conversation_id, session, keys, refs = _seed_over_http(base_url)
+            asyncio.run(_seed_suggestions(database_url, keys))
             seeded = Seeded(admin_token, agent_token, spare, conversation_id, keys, session, refs)
             yield LiveApp(base_url, database_url, fake, seeded, server)
         finally:

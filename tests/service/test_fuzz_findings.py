@@ -6,14 +6,19 @@
 - A binary frame on either socket was an unhandled ``KeyError`` in Starlette's ``receive_text``,
   and JSON nested past the parser's recursion limit a ``RecursionError``: both dropped the
   socket without a close frame. Now each is a ``bad_frame`` error, and the socket lives on.
+- Suggested questions' times came back from SQLite without their zone, against the schema's
+  ``date-time`` (as the articles' did).
 - ``/ws/agent`` said nothing to a frame it did not understand (not an object, an unknown type);
   now it answers ``bad_frame``, so every frame gets an answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,14 +28,22 @@ from tests.conftest import EDITOR_AUTH, editor_settings
 from tests.handoff_support import make_agent
 from tests.service.conftest import ChatApp
 from webhook.app import create_app
+from webhook.domain.learning import Evidence
+from webhook.store import suggestions
+from webhook.store.database import Database
 
 TOO_BIG = [2**31, 2**63, 10**30]
 DEEP = "[" * 100_000
 
 
 @pytest.fixture(scope="module")
-def editor(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    with TestClient(create_app(editor_settings(tmp_path_factory.mktemp("findings")))) as client:
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("findings")
+
+
+@pytest.fixture(scope="module")
+def editor(workdir: Path) -> Any:
+    with TestClient(create_app(editor_settings(workdir))) as client:
         yield client
 
 
@@ -51,6 +64,27 @@ def test_the_largest_stored_integer_is_still_taken(editor: TestClient) -> None:
     largest = 2**31 - 1
     assert editor.get("/api/kb/articles", params={"offset": largest}, headers=EDITOR_AUTH).json() == []
     assert editor.post("/api/kb/suggestions/dismiss", json={"ids": [largest]}, headers=EDITOR_AUTH).status_code == 404
+
+
+def test_suggestion_times_carry_their_utc_offset(editor: TestClient, workdir: Path) -> None:
+    """The schema promises RFC 3339 date-times; SQLite hands back datetimes without a zone."""
+
+    async def suggest() -> None:
+        db = Database(f"sqlite:///{workdir / 'support.db'}")
+        try:
+            async with db.session() as session:
+                found = Evidence("track-order", "en", "where has my parcel got to", "confirmed")
+                assert await suggestions.record(session, found, "conversation-1") is not None
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    asyncio.run(suggest())
+    [listed] = editor.get("/api/kb/suggestions", headers=EDITOR_AUTH).json()
+    for moment in (listed["first_seen_at"], listed["last_seen_at"]):
+        assert datetime.fromisoformat(moment).utcoffset() == timedelta(0), moment
+    dismissed = editor.post("/api/kb/suggestions/dismiss", json={"ids": [listed["id"]]}, headers=EDITOR_AUTH)
+    assert datetime.fromisoformat(dismissed.json()[0]["decided_at"]).utcoffset() == timedelta(0), dismissed.text
 
 
 def hello(**extra: Any) -> dict[str, Any]:

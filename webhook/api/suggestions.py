@@ -5,14 +5,13 @@ Every route needs the ``X-API-Key`` header to equal ``EDITOR_API_KEY``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from knowledge_base.articles import KEY_MAX_LENGTH
-from webhook.api.articles import ArticleOut
+from webhook.api.articles import ArticleOut, StoredTime
 from webhook.api.deps import ArticlesDep, EditorKey
 from webhook.api.errors import raised_as
 from webhook.domain.errors import SuggestionConflict, SuggestionNotFound
@@ -40,9 +39,9 @@ class SuggestionOut(BaseModel):
     unhelpful: int = Field(description="conversations where the customer said this answer did not help")
     support: int = Field(description="confirmed + chosen - unhelpful: the order of the list")
     conversations: list[str] = Field(description="the most recent conversations that gave this evidence")
-    first_seen_at: datetime
-    last_seen_at: datetime
-    decided_at: datetime | None
+    first_seen_at: StoredTime
+    last_seen_at: StoredTime
+    decided_at: StoredTime | None
     decided_by: str | None
 
     @classmethod
