@@ -33,7 +33,9 @@ class RateLimitedOut(BaseModel):
     retry_after: int
 
 
-RATE_LIMITED: dict[int | str, dict[str, Any]] = {429: {"model": RateLimitedOut, "description": "Over a rate limit: try again after Retry-After"}}
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"model": RateLimitedOut, "description": "Over a rate limit: try again after Retry-After"}
+}
 
 
 def limited_response(exc: RateLimited) -> JSONResponse:
