@@ -299,6 +299,23 @@ def test_staff_api_calls_per_signed_in_user(workers: Workers, counts: str) -> No
     assert workers.second.get("/api/agent/me", headers=ben).status_code == 200
 
 
+def test_console_socket_frames_count_against_the_agents_staff_limit(workers: Workers, counts: str) -> None:
+    user = workers.first.portal.call(make_agent, workers.first.app.state.db, "cal")  # type: ignore[union-attr,attr-defined]
+    token = sign_in(workers, user.username, PASSWORD, 60).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"} | customer("203.0.113.70")
+    answers = []
+    with workers.first.websocket_connect("/ws/agent", headers=headers) as ws:
+        assert ws.receive_json()["type"] == "queue"
+        for _ in range(5):
+            ws.send_json({"type": "ping"})
+            while (answer := ws.receive_json())["type"] == "queue":
+                pass
+            answers.append(answer)
+    assert answers[:4] == [{"type": "pong"}] * 4
+    assert answers[4]["type"] == "error" and answers[4]["error"] == "rate_limited", answers[4]
+    assert 1 <= answers[4]["retry_after"] <= 60
+
+
 # -- the client's address, and the switch (one worker, in-memory counts, no lifespan) --------------------
 def bare_app(tmp_path: Path, **values: Any) -> Any:
     from webhook.app import create_app

@@ -3,7 +3,8 @@
 Frames sent: ``queue`` (the whole queue, with the ids of new arrivals), ``message``
 (in the followed conversation), ``following``, ``pong`` and ``error``. Frames read:
 ``follow`` (a conversation id) and ``ping``; any other frame (binary, not JSON, not
-one of these) is answered with a ``bad_frame`` error. Signing in is as for the API (header,
+one of these) is answered with a ``bad_frame`` error, and a frame over the agent's
+``RATE_LIMIT_STAFF_PER_USER`` with a ``rate_limited`` error and ``retry_after``. Signing in is as for the API (header,
 ``token`` query parameter, or the console's cookie), agents and admins only;
 others are closed with 4401. A handshake from a page on another origin is closed with
 4403 before anything else: the cookie would otherwise let any site open the feed.
@@ -20,8 +21,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from webhook.api.agent_schemas import QueueOut
 from webhook.api.deps import COOKIE_NAME, AgentsDep, DatabaseDep, SettingsDep, token_user
 from webhook.api.hardening import foreign_origin
+from webhook.api.rate_limits import AbuseLimitsDep
+from webhook.domain.abuse import RateLimited
 from webhook.domain.enums import Role
 from webhook.domain.storable_text import text_problem
+from webhook.runtime.abuse_limits import AbuseLimits
 from webhook.runtime.events import AGENTS_TOPIC, Subscription, conversation_topic
 from webhook.runtime.websocket_frames import parse_json_object, receive_text_frame
 from webhook.services.agents import AgentService
@@ -52,8 +56,9 @@ async def socket_user(ws: WebSocket, db: Database) -> User | None:
 class AgentFeed:
     """One agent's open socket: what it follows, and the tasks that feed and read it."""
 
-    def __init__(self, ws: WebSocket, service: AgentService, user: User) -> None:
+    def __init__(self, ws: WebSocket, service: AgentService, user: User, limits: AbuseLimits | None = None) -> None:
         self.ws = ws
+        self.limits = limits
         self.service = service
         self.user = user
         self.bus = service.conversations.bus
@@ -113,6 +118,8 @@ class AgentFeed:
             except ValueError as exc:
                 await self.send({"type": "error", "error": "bad_frame", "detail": str(exc) or "not JSON"})
                 continue
+            if not await self.within_limits():
+                continue
             followed = frame.get("conversation_id")  # sent back as it came: it must be storable text
             if frame.get("type") == "follow" and isinstance(followed, str) and is_conversation_id(followed):
                 await self.follow(followed)
@@ -120,6 +127,19 @@ class AgentFeed:
                 await self.send({"type": "pong"})
             else:
                 await self.send({"type": "error", "error": "bad_frame", "detail": UNDERSTOOD})
+
+    async def within_limits(self) -> bool:
+        """Count a frame against the agent's staff limit; over it, say so (``rate_limited``) and skip the frame."""
+        if self.limits is None:
+            return True
+        try:
+            await self.limits.staff_call(f"user:{self.user.id}")
+        except RateLimited as exc:
+            await self.send(
+                {"type": "error", "error": "rate_limited", "detail": exc.detail, "retry_after": exc.retry_after_s}
+            )
+            return False
+        return True
 
     async def run(self) -> None:
         """Send the queue, then feed and read until the socket closes; unsubscribe on the way out."""
@@ -145,7 +165,9 @@ def is_conversation_id(value: str) -> bool:
 
 
 @router.websocket("/ws/agent")
-async def agent_socket(ws: WebSocket, db: DatabaseDep, agents: AgentsDep, settings: SettingsDep) -> None:
+async def agent_socket(
+    ws: WebSocket, db: DatabaseDep, agents: AgentsDep, settings: SettingsDep, limits: AbuseLimitsDep
+) -> None:
     """The console's live feed: the queue whenever it changes, and the followed conversation's messages."""
     if foreign_origin(ws, settings.public_url) is not None:
         await ws.close(code=4403, reason="origin not allowed")
@@ -155,4 +177,4 @@ async def agent_socket(ws: WebSocket, db: DatabaseDep, agents: AgentsDep, settin
         await ws.close(code=4401, reason="sign in as an agent")
         return
     await ws.accept()
-    await AgentFeed(ws, agents, user).run()
+    await AgentFeed(ws, agents, user, limits).run()
