@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 ErrorKinds = type[Exception] | tuple[type[Exception], ...]
@@ -24,6 +25,18 @@ ErrorKinds = type[Exception] | tuple[type[Exception], ...]
 class ErrorOut(BaseModel):
     error: str
     detail: str | None = None
+
+
+class Problem(BaseModel):
+    field: str = Field(description="where, dotted: text, query.from, items.0.title")
+    problem: str | None = Field(description="what is wrong with it")
+
+
+class InvalidRequestOut(BaseModel):
+    """The 422 every route answers for a request that breaks its schema (:func:`invalid_request`)."""
+
+    error: Literal["invalid_request"]
+    detail: list[Problem]
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -53,6 +66,34 @@ async def invalid_request(_request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    _describe_invalid_requests(app)
+
+
+def _describe_invalid_requests(app: FastAPI) -> None:
+    """The OpenAPI document declares the 422 we send, not FastAPI's default ``HTTPValidationError``.
+
+    FastAPI puts ``HTTPValidationError`` on every route with parameters; here its schema becomes
+    ours: :class:`InvalidRequestOut` for a request that breaks its schema, or :class:`ErrorOut`
+    for one a route refuses itself (``unprocessable_entity``), so clients (and the fuzzer) check 422s too.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            schemas = document.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                ours = TypeAdapter(InvalidRequestOut | ErrorOut).json_schema(
+                    ref_template="#/components/schemas/{model}"
+                )
+                for name, schema in ours.pop("$defs", {}).items():
+                    schemas.setdefault(name, schema)
+                schemas["HTTPValidationError"] = {"title": "Unprocessable", **ours}
+                schemas.pop("ValidationError", None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 @contextmanager
