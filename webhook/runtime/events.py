@@ -72,6 +72,8 @@ class EventBus(Protocol):
 
     def subscribe(self, *topics: str) -> Subscription: ...
 
+    async def reachable(self) -> bool: ...
+
 
 class LocalBus:
     """In-process fan-out: enough for a single worker."""
@@ -84,6 +86,10 @@ class LocalBus:
 
     async def close(self) -> None:
         self._subscribers.clear()
+
+    async def reachable(self) -> bool:
+        """Whether events reach the other workers (in process: there are none to reach)."""
+        return True
 
     def subscribe(self, *topics: str) -> Subscription:
         subscription = Subscription(self, topics)
@@ -136,6 +142,13 @@ class RedisBus(LocalBus):
                 await self._listener
         await self.redis.aclose()
         await super().close()
+
+    async def reachable(self) -> bool:
+        """Whether Redis answers a ping."""
+        try:
+            return bool(await self.redis.ping())
+        except Exception:
+            return False
 
     async def publish(self, topic: str, event: Event) -> None:
         await self.redis.publish(self.PREFIX + topic, json.dumps(event, ensure_ascii=False))
