@@ -164,7 +164,7 @@ def _build_services(state: State, settings: Settings) -> None:
     )
     state.optimiser = Optimiser(kb, settings, bus, state.articles.origin)
     state.articles.on_model_change = state.optimiser.follow
-    state.customer_data = CustomerData(db, settings.rasa_tracker_db)
+    state.customer_data = CustomerData(db, settings.rasa_tracker_db, bus=state.bus)
     state.retention = Retention(db, settings.rasa_tracker_db, settings.retention_days)
 
 

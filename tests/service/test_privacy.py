@@ -10,6 +10,7 @@ every column of every table, and the tracker store, is scanned for the markers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import uuid
@@ -328,6 +329,19 @@ async def test_erased_conversations_keep_only_anonymous_figures(
     assert (handoff.reason, handoff.detail) == ("frustration", None)
     assert deflection is not None and deflection.customer_id == ANONYMOUS_CUSTOMER_ID
     assert anonymous is not None and anonymous.display_name is None and identities == 0
+
+
+async def test_the_agents_consoles_hear_of_an_erasure_at_once(
+    db: Database, tracker: Path, people: tuple[Person, Person]
+) -> None:
+    from webhook.runtime.events import AGENTS_TOPIC, LocalBus
+
+    me, _ = people
+    bus = LocalBus()
+    consoles = bus.subscribe(AGENTS_TOPIC)
+    await CustomerData(db, tracker, bus=bus).erase(me.customer_id, "cli")
+    heard = {(await asyncio.wait_for(consoles.get(), 10))["conversation_id"] for _ in range(2)}
+    assert heard == {me.resolved_id, me.open_id}
 
 
 async def test_an_agent_opening_an_erased_conversation_sees_nobody(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from webhook.domain.errors import CustomerNotFound, TrackerStoreUnavailable
+from webhook.runtime.events import AGENTS_TOPIC, EventBus
 from webhook.runtime.tracker_store import erase_trackers
 from webhook.store import audit
 from webhook.store.customer_data import find_customer, gather
@@ -30,9 +31,10 @@ NO_MATCH = "no customer matches this reference"
 class CustomerData:
     """Export and erasure of one customer, found by any reference :func:`find_customer` takes."""
 
-    def __init__(self, db: Database, tracker_store: str | Path) -> None:
+    def __init__(self, db: Database, tracker_store: str | Path, bus: EventBus | None = None) -> None:
         self.db = db
         self.tracker_store = tracker_store
+        self.bus = bus  # tells the agents' consoles when an erasure closes a conversation in their queue
 
     async def export(self, ref: str, actor: User | str, ip: str | None = None) -> CustomerExport:
         """Everything we hold about the customer; raises CustomerNotFound."""
@@ -78,6 +80,9 @@ class CustomerData:
             counts.deleted["tracker_events"] += await erase_trackers(self.tracker_store, ids)
         except TrackerStoreUnavailable as exc:
             log.warning("erasure of customer %s: the second pass over the trackers failed: %s", customer_id, exc)
+        if self.bus is not None:
+            for conversation_id in ids:
+                await self.bus.publish(AGENTS_TOPIC, {"type": "queue_changed", "conversation_id": conversation_id})
         figures = counts.as_json()
         return ErasureReport(
             customer_id=customer_id, erased_at=now, deleted=figures["deleted"], anonymised=figures["anonymised"]
